@@ -1,0 +1,51 @@
+"""rrg-eval: one package for evaluating radiology report generation.
+
+``rrg_eval.score(predictions=..., references=..., metrics=[...])`` scores a system; ``rrg_eval.load_metric``
+gives one metric on its own; ``rrg_eval.list_metrics()`` names them. Importing the package imports no deep
+learning framework: model back-ends load their dependencies when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .api import score
+    from .errors import ConfigError, InputError, MetricError, MetricUnavailable, RrgEvalError
+    from .metrics.base import Metric
+    from .metrics.registry import load_metric, register
+    from .result import Result
+
+__all__ = ["ConfigError", "InputError", "Metric", "MetricError", "MetricUnavailable", "Result", "RrgEvalError",
+           "__version__", "list_metrics", "load_metric", "register", "score"]
+
+_LAZY = {
+    "score": ("api", "score"),
+    "load_metric": ("metrics.registry", "load_metric"),
+    "register": ("metrics.registry", "register"),
+    "Metric": ("metrics.base", "Metric"),
+    "Result": ("result", "Result"),
+    "ConfigError": ("errors", "ConfigError"),
+    "InputError": ("errors", "InputError"),
+    "MetricError": ("errors", "MetricError"),
+    "MetricUnavailable": ("errors", "MetricUnavailable"),
+    "RrgEvalError": ("errors", "RrgEvalError"),
+}
+
+
+def list_metrics() -> list[str]:
+    """Names of every registered metric (built-ins and plug-ins)."""
+    from .metrics.registry import names
+
+    return names()
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'rrg_eval' has no attribute {name!r}")

@@ -1,0 +1,248 @@
+"""Reading reports from JSONL, JSON arrays, CSV/TSV and Parquet, with errors that name file, line and field.
+
+Each row has an id field and a text field (``--id-field`` / ``--text-field``). Ids are strings (integer ids are
+converted); texts must be strings (an empty string is valid). Duplicate ids are an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class ReportSet:
+    """Reports of one file (or Python object), in input order, keyed by id."""
+
+    source: str
+    texts: dict[str, str]
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.texts)
+
+
+def _clean_id(value: Any, *, path: str, line: int, id_field: str) -> str:
+    if isinstance(value, bool) or value is None:
+        raise InputError(f'field "{id_field}" must be a string or an integer, got {value!r}',
+                         path=path, line=line, field=id_field)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if not value.strip():
+            raise InputError(f'field "{id_field}" is empty', path=path, line=line, field=id_field)
+        return value
+    raise InputError(f'field "{id_field}" must be a string or an integer, got {type(value).__name__}',
+                     path=path, line=line, field=id_field)
+
+
+def _row_to_report(row: Any, *, path: str, line: int, id_field: str, text_field: str,
+                   where: str = "line") -> tuple[str, str]:
+    if not isinstance(row, Mapping):
+        raise InputError(f"expected a JSON object, got {type(row).__name__}", path=path, line=line)
+    present = ", ".join(f'"{k}"' for k in row) or "none"
+    for name in (id_field, text_field):
+        if name not in row:
+            raise InputError(f'missing field "{name}" (fields present: {present})', path=path, line=line,
+                             field=name)
+    rid = _clean_id(row[id_field], path=path, line=line, id_field=id_field)
+    text = row[text_field]
+    if not isinstance(text, str):
+        got = "null" if text is None else type(text).__name__
+        raise InputError(f'field "{text_field}" must be a string, got {got}', path=path, line=line,
+                         field=text_field)
+    return rid, text
+
+
+def _decode_lines(path: str, data: bytes) -> Iterator[tuple[int, str]]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                             "convert the file to UTF-8", path=path, line=number) from None
+
+
+def _read_jsonl(path: str, data: bytes, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
+    for number, text in _decode_lines(path, data):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
+        rid, report = _row_to_report(row, path=path, line=number, id_field=id_field, text_field=text_field)
+        yield number, rid, report
+
+
+def _read_json_array(path: str, data: bytes, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
+    text = "\n".join(t for _, t in _decode_lines(path, data))
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno) from None
+    if not isinstance(rows, list):
+        raise InputError("expected a JSON array of objects or JSON Lines", path=path)
+    for index, row in enumerate(rows, start=1):
+        rid, report = _row_to_report(row, path=f"{path} [record {index}]", line=None,  # type: ignore[arg-type]
+                                     id_field=id_field, text_field=text_field)
+        yield index, rid, report
+
+
+def _read_csv(path: str, data: bytes, id_field: str, text_field: str,
+              delimiter: str) -> Iterator[tuple[int, str, str]]:
+    lines = list(_decode_lines(path, data))
+    reader = csv.DictReader(io.StringIO("\n".join(t for _, t in lines)), delimiter=delimiter)
+    header = reader.fieldnames or []
+    present = ", ".join(f'"{k}"' for k in header) or "none"
+    for name in (id_field, text_field):
+        if name not in header:
+            raise InputError(f'missing column "{name}" (columns present: {present})', path=path, line=1,
+                             field=name)
+    for row in reader:
+        number = reader.line_num
+        rid = _clean_id(row[id_field], path=path, line=number, id_field=id_field)
+        text = row[text_field]
+        if text is None:
+            raise InputError(f'field "{text_field}" is missing on this row', path=path, line=number,
+                             field=text_field)
+        yield number, rid, text
+
+
+def _read_parquet(path: str, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow: pip install 'rrg-eval[parquet]'", path=path) from None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"cannot read Parquet: {exc}", path=path) from None
+    present = ", ".join(f'"{k}"' for k in table.column_names)
+    for name in (id_field, text_field):
+        if name not in table.column_names:
+            raise InputError(f'missing column "{name}" (columns present: {present})', path=path, field=name)
+    ids = table.column(id_field).to_pylist()
+    texts = table.column(text_field).to_pylist()
+    for index, (raw_id, text) in enumerate(zip(ids, texts), start=1):
+        where = f"{path} [row {index}]"
+        rid = _clean_id(raw_id, path=where, line=None, id_field=id_field)  # type: ignore[arg-type]
+        if not isinstance(text, str):
+            got = "null" if text is None else type(text).__name__
+            raise InputError(f'field "{text_field}" must be a string, got {got}', path=where, field=text_field)
+        yield index, rid, text
+
+
+def read_reports(path: PathLike, *, id_field: str = "id", text_field: str = "report") -> ReportSet:
+    """Read one file of reports; the format comes from the suffix (.jsonl/.json/.csv/.tsv/.parquet)."""
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError("no such file", path=name)
+    if p.is_dir():
+        raise InputError("is a folder, expected a file of reports", path=name)
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        rows = _read_parquet(name, id_field, text_field)
+    else:
+        data = p.read_bytes()
+        if not data.strip():
+            raise InputError("file is empty (no reports)", path=name)
+        if suffix in {".csv", ".tsv"}:
+            rows = _read_csv(name, data, id_field, text_field, "\t" if suffix == ".tsv" else ",")
+        elif suffix == ".json" and data.lstrip().startswith(b"["):
+            rows = _read_json_array(name, data, id_field, text_field)
+        else:
+            rows = _read_jsonl(name, data, id_field, text_field)
+    texts: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    for number, rid, text in rows:
+        if rid in texts:
+            raise InputError(f'duplicate id "{rid}" (first seen on line {lines[rid]})', path=name, line=number,
+                             field=id_field)
+        texts[rid] = text
+        lines[rid] = number
+    if not texts:
+        raise InputError("file is empty (no reports)", path=name)
+    return ReportSet(source=name, texts=texts, lines=lines)
+
+
+def as_report_set(obj: Any, *, role: str, id_field: str = "id", text_field: str = "report") -> ReportSet:
+    """Accept a path, a ``{id: text}`` mapping, a list of texts (ids are positions) or a ReportSet."""
+    if isinstance(obj, ReportSet):
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        return read_reports(obj, id_field=id_field, text_field=text_field)
+    if isinstance(obj, Mapping):
+        texts: dict[str, str] = {}
+        for key, text in obj.items():
+            rid = _clean_id(key, path=role, line=None, id_field="id")  # type: ignore[arg-type]
+            if not isinstance(text, str):
+                raise InputError(f'text of id "{rid}" must be a string, got {type(text).__name__}', path=role)
+            if rid in texts:
+                raise InputError(f'duplicate id "{rid}"', path=role)
+            texts[rid] = text
+        if not texts:
+            raise InputError("no reports given", path=role)
+        return ReportSet(source=role, texts=texts)
+    if isinstance(obj, Sequence):
+        texts = {}
+        for index, text in enumerate(obj):
+            if not isinstance(text, str):
+                raise InputError(f"item {index} must be a string, got {type(text).__name__}", path=role)
+            texts[str(index)] = text
+        if not texts:
+            raise InputError("no reports given", path=role)
+        return ReportSet(source=role, texts=texts)
+    raise InputError(f"expected a path, a list of texts or an {{id: text}} mapping, got {type(obj).__name__}",
+                     path=role)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Predictions and references aligned by id, in the references' order."""
+
+    ids: list[str]
+    predictions: list[str]
+    references: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _preview(ids: list[str], limit: int = 5) -> str:
+    shown = ", ".join(f'"{i}"' for i in ids[:limit])
+    return shown + (", ..." if len(ids) > limit else "")
+
+
+def pair(predictions: ReportSet, references: ReportSet) -> Pairs:
+    """Align predictions with references by id; any id on one side only is an error naming both files."""
+    missing = [i for i in references.texts if i not in predictions.texts]
+    extra = [i for i in predictions.texts if i not in references.texts]
+    problems = []
+    if extra:
+        problems.append(f"{len(extra)} id(s) in {predictions.source} not in {references.source} "
+                        f"(first: {_preview(extra)})")
+    if missing:
+        problems.append(f"{len(missing)} id(s) in {references.source} not in {predictions.source} "
+                        f"(first: {_preview(missing)})")
+    if problems:
+        raise InputError("ids do not match: " + "; ".join(problems), path=predictions.source)
+    ids = references.ids
+    return Pairs(ids=ids, predictions=[predictions.texts[i] for i in ids], references=list(references.texts.values()))

@@ -1,0 +1,1 @@
+"""Metrics: one module per metric, registered in :mod:`rrg_eval.metrics.registry`."""

@@ -1,0 +1,163 @@
+"""The metric protocol: per-report statistics computed once, then a pure aggregate.
+
+Every metric is a subclass of :class:`Metric` with a frozen ``Config`` dataclass. The split between
+``compute_stats`` (expensive, once) and ``aggregate`` (pure, cheap) is what gives every metric confidence
+intervals and paired significance tests: resampling only re-runs ``aggregate`` on other rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from .. import config as cfg
+from ..stats import Stats
+from ..version import __version__
+
+KeyKind = Literal["fraction", "score", "count", "rate"]
+
+
+@dataclass
+class RunContext:
+    """What a metric may use while computing: the cache folder, a sink for warnings, the report ids."""
+
+    cache_dir: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, metric: str, message: str) -> None:
+        """Record a warning (truncations, empty reports, unparsed answers): counted, never silent."""
+        self.warnings.append(f"{metric}: {message}")
+
+
+@dataclass(frozen=True)
+class MetricScore:
+    """The result of one metric on one corpus."""
+
+    scores: dict[str, float]
+    per_report: dict[str, np.ndarray]
+    signature: str
+    stats: Stats
+    warnings: list[str]
+
+
+def references_digest(ids: Sequence[str], references: Sequence[str]) -> str:
+    """A short digest pinning the references (ids and texts) that a score was computed against."""
+    h = hashlib.sha256()
+    for rid, text in zip(ids, references):
+        h.update(rid.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
+    return h.hexdigest()[:12]
+
+
+class Metric(ABC):
+    """Base class of every metric.
+
+    Subclasses set the class attributes and implement :meth:`compute_stats`, :meth:`aggregate` and
+    :meth:`per_report`. ``Config`` must be a frozen dataclass whose fields use :func:`rrg_eval.config.option`.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    description: ClassVar[str]
+    reference: ClassVar[str] = ""
+    keys: ClassVar[tuple[str, ...]]
+    key_kinds: ClassVar[dict[str, KeyKind]] = {}
+    lower_is_better: ClassVar[frozenset[str]] = frozenset()
+    extra: ClassVar[str | None] = None
+    signature_fixed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        base = config if config is not None else self.Config()
+        if not isinstance(base, self.Config):
+            raise TypeError(f"{self.name}: config must be a {self.Config.__name__}")
+        self.config = cfg.replace(base, overrides, metric=self.name)
+
+    # -- availability -------------------------------------------------------------------------------------
+    def unavailable_reason(self) -> str | None:
+        """None when the metric can run here, else why not and how to fix it."""
+        return None
+
+    def skip_reason(self, *, predictions: Sequence[str], references: Sequence[str]) -> str | None:
+        """Why this metric is left out of the *default* set for these inputs (None: run it).
+
+        Only consulted when the metric was not named explicitly; e.g. ``json_overlap`` on free-text reports.
+        """
+        return None
+
+    def backend_versions(self) -> dict[str, str]:
+        """Versions of the packages or models that produce the numbers, for the signature."""
+        return {}
+
+    # -- computing ----------------------------------------------------------------------------------------
+    @abstractmethod
+    def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
+                      context: RunContext) -> Stats:
+        """Per-report statistics, one row per (prediction, reference) pair."""
+
+    @abstractmethod
+    def aggregate(self, stats: Stats) -> dict[str, float]:
+        """Corpus scores from statistics: a pure function of the rows."""
+
+    @abstractmethod
+    def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
+        """Per-report scores, one array per key, for error analysis."""
+
+    def close(self) -> None:
+        """Release external resources (subprocesses, models)."""
+
+    # -- describing ---------------------------------------------------------------------------------------
+    @classmethod
+    def higher_is_better(cls, key: str) -> bool:
+        return key not in cls.lower_is_better
+
+    @classmethod
+    def kind_of(cls, key: str) -> KeyKind:
+        return cls.key_kinds.get(key, "fraction")
+
+    def signature(self, refs_digest: str | None = None) -> str:
+        """``name|option:value|...|refs:digest|v:version|backend:version``."""
+        parts = [self.name, *cfg.signature_parts(self.config), *self.signature_fixed]
+        if refs_digest:
+            parts.append(f"refs:{refs_digest}")
+        parts.append(f"v:{__version__}")
+        parts.extend(f"{k}:{v}" for k, v in self.backend_versions().items())
+        return "|".join(parts)
+
+    def default_config(self) -> dict[str, Any]:
+        return cfg.to_dict(self.Config())
+
+    def with_options(self, **overrides: Any) -> Metric:
+        """A new metric of the same kind with some options changed."""
+        return type(self)(dataclasses.replace(self.config), **overrides)
+
+    # -- convenience --------------------------------------------------------------------------------------
+    def compute(self, *, predictions: Sequence[str], references: Sequence[str],
+                ids: Sequence[str] | None = None, cache_dir: str | Path | None = None) -> MetricScore:
+        """Score aligned lists of predictions and references with this metric alone."""
+        if len(predictions) != len(references):
+            from ..errors import InputError
+
+            raise InputError(f"{len(predictions)} predictions but {len(references)} references")
+        row_ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(references))]
+        context = RunContext(cache_dir=Path(cache_dir) if cache_dir else None)
+        stats = self.compute_stats(predictions=list(predictions), references=list(references), ids=row_ids,
+                                   context=context)
+        return MetricScore(scores=self.aggregate(stats), per_report=self.per_report(stats),
+                           signature=self.signature(references_digest(row_ids, list(references))), stats=stats,
+                           warnings=list(context.warnings))
+
+
+def count_empty(predictions: Sequence[str], references: Sequence[str], metric: str, context: RunContext) -> None:
+    """Warn about empty predictions and references: valid input, scored as the reference package does."""
+    empty_preds = sum(1 for t in predictions if not t.strip())
+    empty_refs = sum(1 for t in references if not t.strip())
+    if empty_preds:
+        context.warn(metric, f"{empty_preds} empty prediction(s), scored as the reference implementation does")
+    if empty_refs:
+        context.warn(metric, f"{empty_refs} empty reference(s), scored as the reference implementation does")

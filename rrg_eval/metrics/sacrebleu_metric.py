@@ -1,0 +1,96 @@
+"""sacreBLEU: ``sacrebleu.corpus_bleu`` with its defaults, divided by 100, with its own signature carried along.
+
+Per-report statistics are sacrebleu's own segment statistics (``_extract_corpus_statistics``), the same ones
+its paired significance tests resample; the corpus score is ``_compute_score_from_stats`` of their sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import option
+from ..normalize import Normalization, normalize
+from ..stats import Stats
+from .base import Metric, RunContext
+
+
+@dataclass(frozen=True)
+class SacreBleuConfig:
+    """Options of ``sacrebleu``; names are ``sacrebleu.metrics.BLEU``'s arguments."""
+
+    lowercase: bool = option(False, help="lower-case before scoring (sacrebleu -lc)", in_signature=False)
+    tokenize: str = option("13a", help="sacrebleu tokenizer (13a, intl, char, none, ...)", in_signature=False)
+    smooth_method: str = option("exp", help="smoothing: exp, floor, add-k, none", in_signature=False)
+    smooth_value: float | None = option(None, help="smoothing value for floor / add-k", in_signature=False)
+    effective_order: bool = option(False, help="use effective order (sentence-level BLEU)", in_signature=False)
+    normalize: Normalization = option("none", sig="norm", help="text normalisation before scoring")
+
+
+class SacreBleu(Metric):
+    """Corpus BLEU as sacrebleu computes it."""
+
+    name = "sacrebleu"
+    Config = SacreBleuConfig
+    description = "sacreBLEU corpus BLEU (13a tokenizer, exp smoothing), value / 100"
+    reference = "sacrebleu.corpus_bleu(hyps, [refs]).score / 100"
+    keys = ("sacrebleu",)
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        self._bleu: Any = None
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            import sacrebleu  # noqa: F401
+        except ImportError:
+            return "the sacrebleu package is not installed: pip install sacrebleu"
+        return None
+
+    def backend_versions(self) -> dict[str, str]:
+        import sacrebleu
+
+        return {"sacrebleu": sacrebleu.__version__}
+
+    def _scorer(self) -> Any:
+        if self._bleu is None:
+            from sacrebleu.metrics import BLEU
+
+            c = self.config
+            self._bleu = BLEU(lowercase=c.lowercase, tokenize=c.tokenize, smooth_method=c.smooth_method,
+                              smooth_value=c.smooth_value, effective_order=c.effective_order)
+        return self._bleu
+
+    def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
+                      context: RunContext) -> Stats:
+        mode = self.config.normalize
+        hyps = [normalize(p, mode) for p in predictions]
+        refs = [normalize(r, mode) for r in references]
+        rows = self._scorer()._extract_corpus_statistics(hyps, [refs])
+        return {"counts": np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)}
+
+    def aggregate(self, stats: Stats) -> dict[str, float]:
+        total = stats["counts"].sum(axis=0)
+        return {"sacrebleu": self._scorer()._compute_score_from_stats(total.tolist()).score / 100.0}
+
+    def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
+        scorer = self._scorer()
+        values = [scorer._compute_score_from_stats(row.tolist()).score / 100.0 for row in stats["counts"]]
+        return {"sacrebleu": np.asarray(values, dtype=float)}
+
+    def signature(self, refs_digest: str | None = None) -> str:
+        """Ours, with sacrebleu's own signature fields (nrefs, case, eff, tok, smooth) embedded."""
+        own = self._scorer().get_signature().format()
+        fields = [f for f in own.split("|") if not f.startswith("version:")]
+        if not any(f.startswith("nrefs:") for f in fields):
+            fields.insert(0, "nrefs:1")
+        parts = [self.name, f"norm:{self.config.normalize}", *fields]
+        if refs_digest:
+            parts.append(f"refs:{refs_digest}")
+        from ..version import __version__
+
+        parts.append(f"v:{__version__}")
+        parts.extend(f"{k}:{v}" for k, v in self.backend_versions().items())
+        return "|".join(parts)

@@ -1,0 +1,87 @@
+"""The result of scoring one system: scores, signatures, per-report values, warnings and what did not run."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .metrics.base import KeyKind
+from .stats import Stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """How a score key is read: which metric made it, its kind, and its direction."""
+
+    metric: str
+    kind: KeyKind
+    higher_is_better: bool
+
+
+@dataclass
+class Result:
+    """Scores of one system against references, aligned by id."""
+
+    n: int
+    ids: list[str]
+    scores: dict[str, float]
+    signatures: dict[str, str]
+    key_info: dict[str, KeyInfo]
+    per_report_values: dict[str, np.ndarray] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Stats] = field(default_factory=dict, repr=False)
+
+    @property
+    def per_report(self) -> pd.DataFrame:
+        """Per-report scores as a pandas DataFrame indexed by id (one column per per-report key)."""
+        import pandas as pd
+
+        frame = pd.DataFrame({k: np.asarray(v) for k, v in self.per_report_values.items()},
+                             index=pd.Index(self.ids, name="id"))
+        return frame
+
+    def per_report_records(self) -> list[dict[str, Any]]:
+        """One dict per id with every per-report score (NaN becomes None)."""
+        columns = list(self.per_report_values.items())
+        records = []
+        for row, rid in enumerate(self.ids):
+            record: dict[str, Any] = {"id": rid}
+            for key, values in columns:
+                value = values[row]
+                value = value.item() if isinstance(value, np.generic) else value
+                if isinstance(value, float) and math.isnan(value):
+                    value = None
+                record[key] = value
+            records.append(record)
+        return records
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"}`` with full precision."""
+        return {"n": self.n, "scores": dict(self.scores), "signatures": dict(self.signatures),
+                "warnings": list(self.warnings), "unavailable": dict(self.unavailable),
+                "errors": dict(self.errors)}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def table(self, fmt: str = "table") -> str:
+        """Render as ``table``, ``markdown``, ``csv``, ``latex`` or ``json``."""
+        from .render import render_result
+
+        return render_result(self, fmt)
+
+    def raise_for_errors(self) -> None:
+        """Raise MetricError if any metric failed (for CI scripts)."""
+        if self.errors:
+            from .errors import MetricError
+
+            raise MetricError("; ".join(f"{m}: {e}" for m, e in self.errors.items()))
