@@ -108,8 +108,12 @@ class Metric(ABC):
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
         """Per-report scores, one array per key, for error analysis."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release external resources (subprocesses, models)."""
+
+    def required_weights(self) -> list[Any]:
+        """The model files this metric needs (``rrg_eval.weights.WeightRequest``), for ``rrg-eval models``."""
+        return []
 
     # -- describing ---------------------------------------------------------------------------------------
     @classmethod
