@@ -1,0 +1,205 @@
+"""The generator's configuration: a YAML file read into frozen dataclasses, unknown keys rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rrg_eval.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How a study becomes an input image and a target text."""
+
+    text_field: str = "report"          # one model per section: "findings" or "impression"
+    prompt: str = ""                    # section prompt placed after the image tokens, e.g. "findings:"
+    views: str = "stitch"               # stitch: up to max_views side by side; frontal: first frontal view
+    max_views: int = 4
+    image_size: tuple[int, int] = (224, 224)   # (height, width) of the final image; each view gets width/max_views
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    max_length: int = 128               # report tokens kept (truncations are counted)
+    view_field: str = "views"           # optional per-image view labels, e.g. ["PA", "LATERAL"]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The image encoder: a pretrained Hugging Face folder / hub id, or a config built with random weights."""
+
+    pretrained: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)   # {model_type: resnet|vit|clip_vision_model, ...}
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """The mapping network from visual features to LM soft prompts."""
+
+    type: str = "attention"             # attention: one decoder layer pooling into num_queries tokens; mlp: LLaVA
+    num_queries: int = 10
+    hidden_size: int = 512
+    num_heads: int = 8
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """The causal language model and its tokenizer."""
+
+    pretrained: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)   # {model_type: gpt2, n_layer: ...} for random weights
+    tokenizer: str | None = None        # a folder / hub id; default lm.pretrained; "wordlevel": built from train
+    quantization: str | None = None     # None or "4bit" (QLoRA: needs bitsandbytes and a CUDA GPU)
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """LoRA through peft; target_modules default: the attention query and value projections of the LM."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] | None = None
+    modules_to_save: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning schedule and optimiser."""
+
+    schedule: str = "two_stage"         # two_stage | one_stage | frozen_encoder
+    stage1_epochs: int = 1
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-4                    # mapping network and LoRA weights
+    encoder_lr: float = 1e-5            # image encoder (stage 2)
+    weight_decay: float = 0.01
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    grad_checkpointing: bool = False
+    precision: str = "auto"             # auto: bf16 on CUDA, fp32 otherwise; fp32; bf16
+    device: str = "auto"
+    accelerate: bool = False            # multi-GPU / mixed precision through accelerate
+    val_metric: str = "bleu"            # an rrg-eval metric name
+    val_key: str = "bleu4"              # the score key that picks the best checkpoint (its direction is respected)
+    val_max_studies: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Decoding."""
+
+    num_beams: int = 1                  # 1: greedy
+    max_new_tokens: int = 128
+    batch_size: int = 8
+    length_penalty: float = 1.0
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Everything one run needs; saved next to the checkpoints as ``config.yaml``."""
+
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, section: str, **changes: Any) -> GeneratorConfig:
+        """A copy with fields of one section changed (``cfg.replace("train", epochs=2)``)."""
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
+
+
+_SECTIONS = {"data": DataConfig, "encoder": EncoderConfig, "mapping": MappingConfig, "lm": LMConfig,
+             "lora": LoraConfig, "train": TrainConfig, "generate": GenerateConfig}
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    kwargs = {}
+    for key, value in values.items():
+        default = getattr(cls(), key)
+        if isinstance(value, list) and (isinstance(default, tuple) or default is None):
+            value = tuple(value)
+        if isinstance(default, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}") from None
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any], where: str = "config") -> GeneratorConfig:
+    """Build a :class:`GeneratorConfig` from a dict (as read from YAML); unknown keys are a ConfigError."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    unknown = sorted(set(values) - set(_SECTIONS) - {"name"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: name, {', '.join(_SECTIONS)}")
+    cfg = GeneratorConfig(name=str(values.get("name", "run")),
+                          **{k: _build(c, values.get(k), f"{where}: {k}") for k, c in _SECTIONS.items()})
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: GeneratorConfig) -> None:
+    """Reject values the code cannot honour, with the allowed choices."""
+    checks = [
+        (cfg.data.views in ("stitch", "frontal"), "data.views must be stitch or frontal"),
+        (cfg.data.max_views >= 1, "data.max_views must be >= 1"),
+        (len(cfg.data.image_size) == 2, "data.image_size must be [height, width]"),
+        (cfg.mapping.type in ("attention", "mlp"), "mapping.type must be attention or mlp"),
+        (cfg.train.schedule in ("two_stage", "one_stage", "frozen_encoder"),
+         "train.schedule must be two_stage, one_stage or frozen_encoder"),
+        (cfg.train.precision in ("auto", "fp32", "bf16"), "train.precision must be auto, fp32 or bf16"),
+        (cfg.lm.quantization in (None, "4bit"), "lm.quantization must be null or 4bit"),
+        (cfg.encoder.pretrained or cfg.encoder.config, "encoder: give pretrained or config"),
+        (cfg.lm.pretrained or cfg.lm.config, "lm: give pretrained or config"),
+        (cfg.generate.num_beams >= 1, "generate.num_beams must be >= 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def load_config(path: str | os.PathLike) -> GeneratorConfig:
+    """Read a YAML config; a bare name (``tiny``) means ``baselines/configs/<name>.yaml``."""
+    p = Path(path)
+    if not p.exists() and (CONFIG_DIR / f"{path}.yaml").is_file():
+        p = CONFIG_DIR / f"{path}.yaml"
+    if not p.is_file():
+        shipped = ", ".join(sorted(q.stem for q in CONFIG_DIR.glob("*.yaml")))
+        raise ConfigError(f"no such config file: {path} (shipped configs: {shipped})")
+    try:
+        values = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return config_from_dict(values or {}, where=str(p))

@@ -1,0 +1,189 @@
+"""Study images to tensors (several views stitched side by side, or the first frontal view) and reports to tokens.
+
+No torchvision: images are read with Pillow, resized with Pillow's bilinear filter and normalised with numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rrg_eval.errors import ConfigError, InputError
+
+from ..studies import Study
+from .config import DataConfig
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+FRONTAL = ("pa", "ap", "frontal", "postero-anterior", "antero-posterior")
+SPECIAL = {"pad": "[PAD]", "unk": "[UNK]", "eos": "[EOS]"}
+
+
+def _pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ConfigError("reading images needs Pillow: pip install pillow") from None
+    return Image
+
+
+def select_views(study: Study, cfg: DataConfig) -> list[str]:
+    """The image files used for a study: the first ``max_views`` (stitch) or the first frontal view.
+
+    Frontal views are recognised by the optional per-image labels in ``study.fields[cfg.view_field]`` (PA, AP,
+    frontal); without labels the first image counts as the frontal one.
+    """
+    if not study.images:
+        raise InputError(f'study "{study.id}" has no images')
+    if cfg.views == "stitch":
+        return list(study.images[:cfg.max_views])
+    labels = study.fields.get(cfg.view_field)
+    if isinstance(labels, list) and len(labels) == len(study.images):
+        for name, label in zip(study.images, labels):
+            if isinstance(label, str) and label.strip().lower() in FRONTAL:
+                return [name]
+    return [study.images[0]]
+
+
+def stitch(images: Sequence[Image.Image], *, size: tuple[int, int], max_views: int, mode: str = "RGB") -> Image.Image:
+    """Up to ``max_views`` images resized to ``(height, width // max_views)`` and laid side by side, left-aligned
+    on a black canvas of ``size`` = (height, width); a single view (``max_views=1``) fills the canvas."""
+    Image = _pil()
+    height, width = size
+    slot = width // max_views
+    if slot < 1:
+        raise ConfigError(f"data.image_size width {width} is smaller than data.max_views {max_views}")
+    canvas = Image.new(mode, (width, height))
+    for k, image in enumerate(list(images)[:max_views]):
+        canvas.paste(image.convert(mode).resize((slot, height), Image.BILINEAR), (k * slot, 0))
+    return canvas
+
+
+def to_array(image: Image.Image, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """(C, H, W) float32, scaled to [0, 1] and normalised per channel."""
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    if array.ndim == 2:
+        array = array[:, :, None]
+    channels = array.shape[2]
+    m = np.resize(np.asarray(mean, dtype=np.float32), channels)
+    s = np.resize(np.asarray(std, dtype=np.float32), channels)
+    return ((array - m) / s).transpose(2, 0, 1).copy()
+
+
+def load_study_image(study: Study, image_dir: str | Path, cfg: DataConfig, channels: int = 3) -> np.ndarray:
+    """The study's input image as a normalised (C, H, W) array."""
+    Image = _pil()
+    mode = "RGB" if channels == 3 else "L"
+    views = []
+    for name in select_views(study, cfg):
+        path = Path(image_dir) / name
+        if not path.is_file():
+            raise InputError(f'image "{name}" of study "{study.id}" not found', path=str(path))
+        with Image.open(path) as img:
+            views.append(img.convert(mode))
+    max_views = cfg.max_views if cfg.views == "stitch" else 1
+    return to_array(stitch(views, size=tuple(cfg.image_size), max_views=max_views, mode=mode), cfg.mean, cfg.std)
+
+
+def build_wordlevel_tokenizer(texts: Sequence[str]) -> Any:
+    """A lower-casing word-level tokenizer trained on ``texts`` (for tiny configs and tests; no download)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token=SPECIAL["unk"]))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.WordLevelTrainer(special_tokens=[SPECIAL["pad"], SPECIAL["unk"], SPECIAL["eos"]])
+    tok.train_from_iterator(list(texts), trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=SPECIAL["pad"], unk_token=SPECIAL["unk"],
+                                   eos_token=SPECIAL["eos"])
+
+
+def load_tokenizer(name: str | None, train_texts: Sequence[str] | None = None) -> Any:
+    """A tokenizer from a folder / hub id, or ``"wordlevel"`` built from ``train_texts``; pad defaults to eos."""
+    if name == "wordlevel":
+        if not train_texts:
+            raise ConfigError('lm.tokenizer "wordlevel" needs training reports to build the vocabulary')
+        tokenizer = build_wordlevel_tokenizer(train_texts)
+    elif name:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    else:
+        raise ConfigError("no tokenizer: set lm.tokenizer (a folder, a hub id, or wordlevel) or lm.pretrained")
+    if tokenizer.eos_token_id is None:
+        raise ConfigError(f"tokenizer {name} has no end-of-sequence token")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@dataclass
+class Encoded:
+    """A study ready for the model: image array and target token ids (with the final eos)."""
+
+    id: str
+    pixels: np.ndarray
+    target: list[int]
+    truncated: bool
+
+
+def encode_target(tokenizer: Any, text: str, max_length: int) -> tuple[list[int], bool]:
+    """Token ids of the report, cut to ``max_length``, followed by eos; returns (ids, whether it was cut)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    truncated = len(ids) > max_length
+    return list(ids[:max_length]) + [tokenizer.eos_token_id], truncated
+
+
+class StudyDataset:
+    """Map-style dataset of studies (images read lazily, or all at once with ``preload``)."""
+
+    def __init__(self, studies: Sequence[Study], image_dir: str | Path, cfg: DataConfig, tokenizer: Any,
+                 channels: int = 3, preload: bool = False) -> None:
+        self.studies = list(studies)
+        self.image_dir = image_dir
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        self.channels = channels
+        self._cache: dict[int, np.ndarray] = {}
+        if preload:
+            for i in range(len(self.studies)):
+                self._cache[i] = self._pixels(i)
+
+    def _pixels(self, index: int) -> np.ndarray:
+        if index in self._cache:
+            return self._cache[index]
+        return load_study_image(self.studies[index], self.image_dir, self.cfg, self.channels)
+
+    def __len__(self) -> int:
+        return len(self.studies)
+
+    def __getitem__(self, index: int) -> Encoded:
+        study = self.studies[index]
+        text = study.fields.get(self.cfg.text_field, study.report) if self.cfg.text_field != "report" else study.report
+        target, truncated = encode_target(self.tokenizer, text or "", self.cfg.max_length)
+        return Encoded(id=study.id, pixels=self._pixels(index), target=target, truncated=truncated)
+
+
+def collate(items: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor | list[str]]:
+    """Stack images; right-pad targets (labels -100 on padding)."""
+    import torch
+
+    length = max(len(it.target) for it in items)
+    ids = torch.full((len(items), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), length), -100, dtype=torch.long)
+    mask = torch.zeros((len(items), length), dtype=torch.long)
+    for row, it in enumerate(items):
+        n = len(it.target)
+        ids[row, :n] = torch.tensor(it.target)
+        labels[row, :n] = torch.tensor(it.target)
+        mask[row, :n] = 1
+    pixels = torch.from_numpy(np.stack([it.pixels for it in items]))
+    return {"ids": [it.id for it in items], "pixel_values": pixels, "input_ids": ids, "attention_mask": mask,
+            "labels": labels}

@@ -1,0 +1,104 @@
+"""Greedy and beam-search decoding; every report carries its confidence.
+
+Confidence is the average probability the model gives to the tokens of its own report (each token's
+``softmax`` probability given the image and the tokens before it, the final end-of-sequence token included),
+the definition of the two-stage paper's confidence analysis. It is recomputed with one teacher-forced pass over
+the chosen sequence, so greedy and beam outputs are measured the same way (no length penalty, no processors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..studies import Study
+from .config import GeneratorConfig
+from .data import StudyDataset, collate
+from .model import ReportGenerator
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated report with its confidence (mean token probability) and token count."""
+
+    id: str
+    report: str
+    confidence: float
+    tokens: int
+
+
+def _strip_after_eos(ids: list[int], eos: int, pad: int) -> list[int]:
+    out = []
+    for token in ids:
+        out.append(token)
+        if token == eos:
+            break
+    if out and out[-1] != eos:  # ran out of max_new_tokens: drop trailing pads only
+        while out and out[-1] == pad and pad != eos:
+            out.pop()
+    return out
+
+
+@torch.no_grad()
+def generate_reports(model: ReportGenerator, tokenizer: Any, studies: Sequence[Study], image_dir: str | Path,
+                     cfg: GeneratorConfig, *, num_beams: int | None = None, max_new_tokens: int | None = None,
+                     batch_size: int | None = None, device: str | torch.device = "cpu",
+                     progress: Progress | None = None) -> list[Generated]:
+    """Generate a report for every study (in input order)."""
+    gen = cfg.generate
+    num_beams = num_beams or gen.num_beams
+    max_new_tokens = max_new_tokens or gen.max_new_tokens
+    batch_size = batch_size or gen.batch_size
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    dataset = StudyDataset(studies, image_dir, cfg.data, tokenizer, channels=model.channels)
+    was_training = model.training
+    model.eval()
+    out: list[Generated] = []
+    try:
+        for start in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            pixels = torch.from_numpy(np.stack([it.pixels for it in items])).to(device)
+            prefix = model.prefix(pixels)
+            mask = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
+            sequences = model.lm.generate(inputs_embeds=prefix, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                          num_beams=num_beams, do_sample=False, eos_token_id=eos,
+                                          pad_token_id=pad, length_penalty=gen.length_penalty,
+                                          early_stopping=num_beams > 1)
+            rows = [_strip_after_eos(seq.tolist(), eos, pad) for seq in sequences]
+            confidences = _confidence(model, pixels, rows, pad)
+            for it, row, conf in zip(items, rows, confidences):
+                text_ids = [t for t in row if t != eos]
+                text = tokenizer.decode(text_ids, skip_special_tokens=True).strip()
+                out.append(Generated(id=it.id, report=text, confidence=conf, tokens=len(row)))
+            if progress:
+                progress("generate", {"done": len(out), "total": len(dataset)})
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _confidence(model: ReportGenerator, pixels: torch.Tensor, rows: list[list[int]], pad: int) -> list[float]:
+    """Mean probability of each row's tokens under teacher forcing (NaN for an empty row)."""
+    length = max((len(r) for r in rows), default=0)
+    if length == 0:
+        return [float("nan")] * len(rows)
+    ids = torch.full((len(rows), length), pad, dtype=torch.long)
+    labels = torch.full((len(rows), length), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for k, row in enumerate(rows):
+        if row:
+            ids[k, :len(row)] = torch.tensor(row)
+            labels[k, :len(row)] = torch.tensor(row)
+            mask[k, :len(row)] = 1
+    device = pixels.device
+    logp = model.token_logprobs(pixels, ids.to(device), mask.to(device), labels.to(device))
+    probs = logp.exp() * (labels.to(device) != -100)
+    counts = (labels != -100).sum(1)
+    return [float(probs[k].sum() / counts[k]) if counts[k] else float("nan") for k in range(len(rows))]

@@ -1,0 +1,246 @@
+"""The network: image encoder (transformers) -> mapping network -> causal LM with LoRA (peft).
+
+The mapping network turns the encoder's visual sequence into soft-prompt embeddings of the LM's size. They are
+followed by the embedded section prompt (if any) and the report tokens; the loss covers the report tokens only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from rrg_eval.errors import ConfigError
+
+from .config import GeneratorConfig
+
+# The attention query and value projections, by model type (GPT-2 fuses q, k, v into c_attn).
+DEFAULT_LORA_TARGETS = {
+    "gpt2": ("c_attn",),
+    "llama": ("q_proj", "v_proj"),
+    "mistral": ("q_proj", "v_proj"),
+    "opt": ("q_proj", "v_proj"),
+    "gpt_neox": ("query_key_value",),
+    "gpt_bigcode": ("c_attn",),
+}
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Random initialisation inside this block draws from a generator seeded with ``seed``; the global state is
+    restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _auto_config(values: dict[str, Any], where: str) -> Any:
+    from transformers import AutoConfig
+
+    values = dict(values)
+    model_type = values.pop("model_type", None)
+    if not model_type:
+        raise ConfigError(f"{where}.config needs a model_type (e.g. resnet, vit, clip_vision_model, gpt2, llama)")
+    try:
+        return AutoConfig.for_model(model_type, **values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.config: {exc}") from None
+
+
+def build_encoder(cfg: GeneratorConfig) -> tuple[nn.Module, int, int]:
+    """(encoder, feature size, input channels) from a pretrained folder / hub id or a config with random weights.
+
+    A full CLIP-style model is reduced to its vision tower.
+    """
+    from transformers import AutoModel
+
+    if cfg.encoder.pretrained:
+        model = AutoModel.from_pretrained(cfg.encoder.pretrained)
+    else:
+        model = AutoModel.from_config(_auto_config(cfg.encoder.config, "encoder"))
+    if hasattr(model, "vision_model"):
+        model = model.vision_model
+    conf = model.config
+    sizes = getattr(conf, "hidden_sizes", None)
+    dim = int(sizes[-1]) if sizes else int(conf.hidden_size)
+    channels = int(getattr(conf, "num_channels", 3))
+    return model, dim, channels
+
+
+class MLPMapper(nn.Module):
+    """LLaVA-style adapter: every visual token goes through Linear-GELU-Linear to the LM embedding size."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+class AttentionPooler(nn.Module):
+    """One transformer decoder layer: ``num_queries`` learned queries attend to the visual sequence; the result
+    is projected to the LM embedding size."""
+
+    def __init__(self, in_dim: int, out_dim: int, *, num_queries: int, hidden: int, heads: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.inp = nn.Linear(in_dim, hidden)
+        self.queries = nn.Parameter(torch.randn(num_queries, hidden) * 0.02)
+        self.layer = nn.TransformerDecoderLayer(hidden, heads, dim_feedforward=4 * hidden, dropout=dropout,
+                                                batch_first=True, norm_first=True)
+        self.out = nn.Linear(hidden, out_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        memory = self.inp(features)
+        queries = self.queries.unsqueeze(0).expand(features.shape[0], -1, -1)
+        return self.out(self.layer(queries, memory))
+
+
+def build_lm(cfg: GeneratorConfig, tokenizer: Any) -> tuple[nn.Module, bool]:
+    """(causal LM, whether its base weights are random and must be saved with the run)."""
+    from transformers import AutoModelForCausalLM
+
+    if cfg.lm.pretrained:
+        kwargs: dict[str, Any] = {}
+        if cfg.lm.quantization == "4bit":
+            kwargs["quantization_config"] = _four_bit()
+        model = AutoModelForCausalLM.from_pretrained(cfg.lm.pretrained, **kwargs)
+        if cfg.lm.quantization == "4bit":
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.train.grad_checkpointing)
+        return model, False
+    values = dict(cfg.lm.config)
+    values.setdefault("vocab_size", len(tokenizer))
+    for key in ("eos_token_id", "bos_token_id"):
+        values.setdefault(key, tokenizer.eos_token_id)
+    values.setdefault("pad_token_id", tokenizer.pad_token_id)
+    if values["vocab_size"] < len(tokenizer):
+        raise ConfigError(f"lm.config.vocab_size {values['vocab_size']} < tokenizer size {len(tokenizer)}")
+    return AutoModelForCausalLM.from_config(_auto_config(values, "lm")), True
+
+
+def _four_bit() -> Any:
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ConfigError("lm.quantization: 4bit (QLoRA) needs bitsandbytes: pip install bitsandbytes") from None
+    if not torch.cuda.is_available():
+        raise ConfigError("lm.quantization: 4bit (QLoRA) needs a CUDA GPU")
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16)
+
+
+def add_lora(lm: nn.Module, cfg: GeneratorConfig) -> nn.Module:
+    """Freeze the LM and wrap it with LoRA adapters (only they, and ``modules_to_save``, are trainable)."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ConfigError("the generator needs peft: pip install 'rrg-eval[baselines]'") from None
+    model_type = getattr(lm.config, "model_type", "")
+    targets = cfg.lora.target_modules or DEFAULT_LORA_TARGETS.get(model_type)
+    for p in lm.parameters():
+        p.requires_grad_(False)
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=list(targets) if targets else None,
+                      modules_to_save=list(cfg.lora.modules_to_save) or None,
+                      fan_in_fan_out=model_type in ("gpt2", "gpt_bigcode"), task_type="CAUSAL_LM")
+    return get_peft_model(lm, lora)
+
+
+class ReportGenerator(nn.Module):
+    """Image encoder -> mapping network -> causal LM (LoRA); images enter the LM as soft prompts."""
+
+    def __init__(self, encoder: nn.Module, mapping: nn.Module, lm: nn.Module, *, channels: int,
+                 prompt_ids: list[int]) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.mapping = mapping
+        self.lm = lm
+        self.channels = channels
+        self.register_buffer("prompt_ids", torch.tensor(prompt_ids, dtype=torch.long), persistent=False)
+
+    def train(self, mode: bool = True) -> ReportGenerator:
+        """Train mode everywhere except a frozen encoder, which stays in eval mode (batch-norm stats fixed)."""
+        super().train(mode)
+        if not any(p.requires_grad for p in self.encoder.parameters()):
+            self.encoder.eval()
+        return self
+
+    def visual_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) visual sequence; a feature map (B, D, H, W) is flattened to H*W tokens."""
+        out = self.encoder(pixel_values=pixel_values)
+        hidden = out.last_hidden_state
+        if hidden.dim() == 4:
+            hidden = hidden.flatten(2).transpose(1, 2)
+        return hidden
+
+    def prefix(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Soft prompts followed by the embedded section prompt: (B, P, E)."""
+        soft = self.mapping(self.visual_features(pixel_values))
+        embed = self.lm.get_input_embeddings()
+        if self.prompt_ids.numel():
+            prompt = embed(self.prompt_ids).unsqueeze(0).expand(soft.shape[0], -1, -1)
+            soft = torch.cat([soft, prompt.to(soft.dtype)], dim=1)
+        return soft
+
+    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                labels: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the report tokens given the image (teacher forcing)."""
+        return self.token_logprobs(pixel_values, input_ids, attention_mask, labels, reduce=True)
+
+    def token_logprobs(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                       labels: torch.Tensor, reduce: bool = False) -> torch.Tensor:
+        """Per-token log-probabilities of ``labels`` (B, L) (0 where label is -100), or the mean loss."""
+        prefix = self.prefix(pixel_values)
+        tokens = self.lm.get_input_embeddings()(input_ids).to(prefix.dtype)
+        embeds = torch.cat([prefix, tokens], dim=1)
+        mask = torch.cat([torch.ones(prefix.shape[:2], dtype=attention_mask.dtype, device=attention_mask.device),
+                          attention_mask], dim=1)
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask).logits
+        # the logit at position t predicts token t + 1: prefix[-1] predicts input_ids[0]
+        logits = logits[:, prefix.shape[1] - 1:-1, :].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        valid = labels != -100
+        picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * valid
+        if reduce:
+            return -picked.sum() / valid.sum().clamp(min=1)
+        return picked
+
+
+def build_model(cfg: GeneratorConfig, tokenizer: Any) -> tuple[ReportGenerator, bool]:
+    """The full network with freshly initialised mapping and LoRA weights (seeded by ``train.seed``).
+
+    Returns (model, whether the LM base weights are random and must be saved with the run).
+    """
+    with seeded(cfg.train.seed):
+        encoder, dim, channels = build_encoder(cfg)
+        lm, random_lm = build_lm(cfg, tokenizer)
+        lm_dim = lm.get_input_embeddings().weight.shape[1]
+        m = cfg.mapping
+        if m.type == "mlp":
+            mapping: nn.Module = MLPMapper(dim, lm_dim)
+        else:
+            mapping = AttentionPooler(dim, lm_dim, num_queries=m.num_queries, hidden=m.hidden_size,
+                                      heads=m.num_heads, dropout=m.dropout)
+        lm = add_lora(lm, cfg)
+    prompt_ids = tokenizer(cfg.data.prompt, add_special_tokens=False)["input_ids"] if cfg.data.prompt else []
+    return ReportGenerator(encoder, mapping, lm, channels=channels, prompt_ids=list(prompt_ids)), random_lm
+
+
+def set_encoder_trainable(model: ReportGenerator, trainable: bool) -> None:
+    """Freeze (eval mode: batch-norm statistics stay fixed too) or unfreeze the image encoder."""
+    for p in model.encoder.parameters():
+        p.requires_grad_(trainable)
+    model.encoder.train(trainable and model.training)
+
+
+def lm_trainable_names(model: ReportGenerator) -> list[str]:
+    """Names of the LM's trainable parameters (LoRA weights and modules_to_save only)."""
+    return [n for n, p in model.lm.named_parameters() if p.requires_grad]

@@ -1,0 +1,75 @@
+"""Reading studies (``{id, report, images, ...}`` JSON Lines) and writing prediction files."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rrg_eval.atomic import write_text_atomic
+from rrg_eval.errors import InputError
+
+
+@dataclass(frozen=True)
+class Study:
+    """One imaging study: its id, report (may be empty for test sets), image file names and any other fields."""
+
+    id: str
+    report: str
+    images: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def read_studies(path: str | os.PathLike, *, text_field: str = "report", require_report: bool = True,
+                 images_field: str = "images") -> list[Study]:
+    """Read a JSON Lines file of studies; errors name the file, line and field."""
+    p = Path(path)
+    name = str(path)
+    if not p.is_file():
+        raise InputError("no such file", path=name)
+    studies: list[Study] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=name, line=number) from None
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", path=name, line=number)
+        if "id" not in row:
+            raise InputError('missing field "id"', path=name, line=number, field="id")
+        rid = str(row["id"])
+        if rid in seen:
+            raise InputError(f'duplicate id "{rid}" (first seen on line {seen[rid]})', path=name, line=number)
+        seen[rid] = number
+        report = row.get(text_field, "")
+        if require_report and not isinstance(row.get(text_field), str):
+            raise InputError(f'missing or non-string field "{text_field}"', path=name, line=number,
+                             field=text_field)
+        images = row.get(images_field) or []
+        if isinstance(images, str):
+            images = [images]
+        if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+            raise InputError(f'field "{images_field}" must be a list of file names', path=name, line=number,
+                             field=images_field)
+        studies.append(Study(id=rid, report=report if isinstance(report, str) else "", images=tuple(images),
+                             fields=row))
+    if not studies:
+        raise InputError("file is empty (no studies)", path=name)
+    return studies
+
+
+def write_predictions(path: str | os.PathLike, predictions: dict[str, str],
+                      extra: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write ``{"id", "report", ...extra}`` JSON Lines (the format ``rrg-eval score`` reads), atomically."""
+    lines = []
+    for rid, text in predictions.items():
+        row: dict[str, Any] = {"id": rid, "report": text}
+        if extra and rid in extra:
+            row.update(extra[rid])
+        lines.append(json.dumps(row, ensure_ascii=False))
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
