@@ -90,8 +90,8 @@ def nearest_baseline(train: Sequence[Study], test: Sequence[Study], *, encoder: 
     train = [s for s in train if s.report.strip()]
     if not train:
         raise InputError("the training set has no non-empty report")
+    queries = encoder.encode_queries(list(test), progress)  # first: a missing query field fails fast
     keys = encoder.encode_keys(train, progress)
-    queries = encoder.encode_queries(list(test), progress)
     index = nearest_indices(queries, keys)
     return {s.id: train[int(i)].report for s, i in zip(test, index)}
 

@@ -18,7 +18,7 @@ import torch
 
 from ..studies import Study
 from .config import GeneratorConfig
-from .data import StudyDataset, collate
+from .data import StudyDataset
 from .model import ReportGenerator
 
 Progress = Callable[[str, dict[str, Any]], None]
