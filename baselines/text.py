@@ -133,8 +133,11 @@ class TextEncoder:
             from transformers import AutoModel, AutoTokenizer
         except ImportError:
             raise ConfigError("the nearest baseline needs transformers: pip install 'rrg-eval[baselines]'") from None
-        self._tokenizer = AutoTokenizer.from_pretrained(self.path)
-        self._model = AutoModel.from_pretrained(self.path).to(self.device).eval()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+            self._model = AutoModel.from_pretrained(self.path).to(self.device).eval()
+        except OSError as exc:
+            raise ConfigError(f"cannot load the text encoder {self.path}: {exc}") from None
 
     def encode_texts(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed texts; rows are L2-normalised."""

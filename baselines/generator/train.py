@@ -124,15 +124,22 @@ def _copy_best(run_dir: Path, state: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- run folder
+def _resume_key(cfg: GeneratorConfig) -> dict[str, Any]:
+    """The config as far as resuming must match: everything except the number of epochs."""
+    values = cfg.to_dict()
+    values["train"] = {k: v for k, v in values["train"].items() if k != "epochs"}
+    return values
+
+
 def _prepare_run(cfg: GeneratorConfig, run_dir: Path, train: Sequence[Study]) -> tuple[Any, bool]:
     """Write (or check) config.yaml and the tokenizer; returns (tokenizer, resuming)."""
     config_path = run_dir / "config.yaml"
     resuming = (run_dir / "checkpoints" / "last" / "state.json").is_file()
     if config_path.is_file():
         saved = config_from_dict(yaml.safe_load(config_path.read_text(encoding="utf-8")), where=str(config_path))
-        if saved.to_dict() != cfg.to_dict():
+        if _resume_key(saved) != _resume_key(cfg):
             raise ConfigError(f"{run_dir} holds a run with a different config; use another --out folder, or the "
-                              f"same config to resume it")
+                              f"same config (train.epochs may grow) to resume it")
     tok_dir = run_dir / "tokenizer"
     if tok_dir.is_dir():
         tokenizer = load_tokenizer(str(tok_dir))
