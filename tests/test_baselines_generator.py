@@ -174,3 +174,22 @@ def test_tiny_generator_learns_and_beats_the_constant_baseline(tmp_path) -> None
     assert scores["gen"]["bleu4"] > scores["constant"]["bleu4"] + 0.08, scores
     assert scores["gen"]["rougeL"] > scores["constant"]["rougeL"] + 0.05, scores
     assert not math.isnan(scores["gen"]["bleu4"])
+
+
+def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from baselines.generator.config import CONFIG_DIR
+    from rrg_eval.errors import ConfigError
+
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert names == ["gpt2-large", "gpt2-small", "open-llama-7b", "tiny"]
+    for name in names:
+        cfg = load_config(name)
+        assert cfg.name == name and cfg.lora.r == 8 and cfg.train.schedule == "two_stage"
+    assert load_config("gpt2-small").mapping.num_queries == 10
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {epochz: 3}\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(bad)
+    bad.write_text("mapping: {type: lstm}\nencoder: {config: {model_type: resnet}}\nlm: {config: {model_type: gpt2}}\n")
+    with pytest.raises(ConfigError, match="mapping.type"):
+        load_config(bad)
