@@ -66,3 +66,18 @@ def make_studies(n: int, folder: str | Path, *, seed: int = 0, prefix: str = "s"
 
 def write_jsonl(rows: list[dict], path: str | Path) -> None:
     Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def write_demo(folder: str | Path, n_train: int = 160, n_val: int = 16, n_test: int = 40) -> None:
+    """``folder/{train,val,test}.jsonl`` and ``folder/images/`` (seeds 0, 1, 2): the set the slow test uses."""
+    folder = Path(folder)
+    images = folder / "images"
+    write_jsonl(make_studies(n_train, images, seed=0), folder / "train.jsonl")
+    write_jsonl(make_studies(n_val, images, seed=1, prefix="v"), folder / "val.jsonl")
+    write_jsonl(make_studies(n_test, images, seed=2, prefix="t"), folder / "test.jsonl")
+
+
+if __name__ == "__main__":  # python -m baselines.synthetic OUT_DIR
+    import sys
+
+    write_demo(sys.argv[1] if len(sys.argv) > 1 else "synthetic")
