@@ -93,7 +93,7 @@ def _add_baseline_parser(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--beams", type=int, help="beam width (1: greedy; default: the config's)")
     gen.add_argument("--max-new-tokens", type=int, help="default: the config's")
     gen.add_argument("--checkpoint", default="best", choices=["best", "last"])
-    gen.add_argument("--device", default="cpu")
+    gen.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
 
 
 def _baseline_progress(event: str, info: dict) -> None:  # type: ignore[type-arg]
@@ -165,7 +165,7 @@ def _run_baseline(args: argparse.Namespace) -> int:
     model, tokenizer, cfg = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
     test = read_studies(args.test, require_report=False)
     generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
-                                 max_new_tokens=args.max_new_tokens, device=args.device,
+                                 max_new_tokens=args.max_new_tokens,
                                  progress=_baseline_progress)
     write_predictions(args.out, {g.id: g.report for g in generated},
                       extra={g.id: {"confidence": g.confidence, "tokens": g.tokens} for g in generated})

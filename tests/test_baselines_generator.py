@@ -193,3 +193,36 @@ def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # t
     bad.write_text("mapping: {type: lstm}\nencoder: {config: {model_type: resnet}}\nlm: {config: {model_type: gpt2}}\n")
     with pytest.raises(ConfigError, match="mapping.type"):
         load_config(bad)
+
+
+def test_cli_train_generate_and_image_nearest(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from baselines.generator.embed import ImageEncoder
+    from baselines.text import nearest_baseline
+    from rrg_eval.cli import main
+
+    images, studies, val = synth
+    rows = [s.fields for s in studies[:8]]
+    write_jsonl(rows, tmp_path / "train.jsonl")
+    write_jsonl([s.fields for s in val[:2]], tmp_path / "val.jsonl")
+    config = load_config("tiny").replace("train", epochs=1).to_dict()
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    assert main(["baseline", "train", str(tmp_path / "c.yaml"), "--train", str(tmp_path / "train.jsonl"), "--val",
+                 str(tmp_path / "val.jsonl"), "--images", str(images), "--out", str(run)]) == 0
+    assert (run / "checkpoints/best/adapter.safetensors").is_file() and (run / "lm_base.safetensors").is_file()
+    out = tmp_path / "preds.jsonl"
+    assert main(["baseline", "generate", str(run), "--test", str(tmp_path / "val.jsonl"), "--images", str(images),
+                 "--out", str(out), "--beams", "2", "--max-new-tokens", "6"]) == 0
+    preds = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [p["id"] for p in preds] == [s.id for s in val[:2]]
+    assert all(0 < p["confidence"] <= 1 and isinstance(p["report"], str) for p in preds)
+    assert main(["baseline", "generate", str(tmp_path), "--test", str(out), "--images", str(images),
+                 "--out", str(out)]) == 2  # not a run folder
+    # nearest by image: a training study used as a query finds itself (identical image, cosine 1)
+    train_studies = studies[:8]
+    for source in ("tiny", str(run)):
+        encoder = ImageEncoder(source, images)
+        found = nearest_baseline(train_studies, train_studies[2:5], encoder=encoder)
+        assert found == {s.id: s.report for s in train_studies[2:5]}

@@ -49,14 +49,16 @@ def _strip_after_eos(ids: list[int], eos: int, pad: int) -> list[int]:
 @torch.no_grad()
 def generate_reports(model: ReportGenerator, tokenizer: Any, studies: Sequence[Study], image_dir: str | Path,
                      cfg: GeneratorConfig, *, num_beams: int | None = None, max_new_tokens: int | None = None,
-                     batch_size: int | None = None, device: str | torch.device = "cpu",
+                     batch_size: int | None = None, device: str | torch.device | None = None,
                      progress: Progress | None = None) -> list[Generated]:
-    """Generate a report for every study (in input order)."""
+    """Generate a report for every study (in input order); ``device``: default, where the model is."""
     gen = cfg.generate
     num_beams = num_beams or gen.num_beams
     max_new_tokens = max_new_tokens or gen.max_new_tokens
     batch_size = batch_size or gen.batch_size
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    if device is None:
+        device = next(model.mapping.parameters()).device
     dataset = StudyDataset(studies, image_dir, cfg.data, tokenizer, channels=model.channels)
     was_training = model.training
     model.eval()
@@ -67,10 +69,10 @@ def generate_reports(model: ReportGenerator, tokenizer: Any, studies: Sequence[S
             pixels = torch.from_numpy(np.stack([it.pixels for it in items])).to(device)
             prefix = model.prefix(pixels)
             mask = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
+            beam = {"num_beams": num_beams, "length_penalty": gen.length_penalty, "early_stopping": True}
             sequences = model.lm.generate(inputs_embeds=prefix, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                          num_beams=num_beams, do_sample=False, eos_token_id=eos,
-                                          pad_token_id=pad, length_penalty=gen.length_penalty,
-                                          early_stopping=num_beams > 1)
+                                          do_sample=False, eos_token_id=eos, pad_token_id=pad,
+                                          **(beam if num_beams > 1 else {}))
             rows = [_strip_after_eos(seq.tolist(), eos, pad) for seq in sequences]
             confidences = _confidence(model, pixels, rows, pad)
             for it, row, conf in zip(items, rows, confidences):

@@ -108,6 +108,8 @@ def build_lm(cfg: GeneratorConfig, tokenizer: Any) -> tuple[nn.Module, bool]:
         kwargs: dict[str, Any] = {}
         if cfg.lm.quantization == "4bit":
             kwargs["quantization_config"] = _four_bit()
+        if cfg.lm.quantization == "4bit":
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
         model = AutoModelForCausalLM.from_pretrained(cfg.lm.pretrained, **kwargs)
         if cfg.lm.quantization == "4bit":
             from peft import prepare_model_for_kbit_training
@@ -165,6 +167,16 @@ class ReportGenerator(nn.Module):
         self.lm = lm
         self.channels = channels
         self.register_buffer("prompt_ids", torch.tensor(prompt_ids, dtype=torch.long), persistent=False)
+
+    def to_device(self, device: torch.device | str) -> ReportGenerator:
+        """Move to ``device``; a 4-bit quantised LM stays where bitsandbytes placed it."""
+        quantized = getattr(getattr(self.lm, "base_model", self.lm), "is_loaded_in_4bit", False) or getattr(
+            self.lm, "is_loaded_in_4bit", False)
+        if quantized:
+            self.encoder.to(device)
+            self.mapping.to(device)
+            return self
+        return self.to(device)
 
     def train(self, mode: bool = True) -> ReportGenerator:
         """Train mode everywhere except a frozen encoder, which stays in eval mode (batch-norm stats fixed)."""

@@ -171,7 +171,7 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "best", device: str = "cp
     if not folder.is_dir():
         raise InputError(f"no checkpoint {checkpoint!r} in this run folder", path=str(run_dir))
     load_weights(model, folder)
-    model.to(pick_device(device) if device == "auto" else torch.device(device))
+    model.to_device(pick_device(device))
     model.eval()
     return model, tokenizer, cfg
 
@@ -242,7 +242,7 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
             save_model(model.lm, str(base))
     if cfg.train.grad_checkpointing:
         model.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.to(device)
+    model.to_device(device)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.train.weight_decay)
     state: dict[str, Any] = {"epochs_done": 0, "global_step": 0, "best_epoch": None, "best_score": None,
                              "history": []}
