@@ -3,8 +3,9 @@
 Each study has two or three 32x32 grayscale views. A wide bright central shape means cardiomegaly (narrow:
 normal heart); a bright band at the bottom of one side of the frontal views means a pleural effusion on that
 side (radiological convention: the patient's right is the image's left). Lateral views show the heart and, for
-any effusion, a band across the bottom. The report is a fixed sentence per finding, lower case with spaced
-punctuation (so whitespace-tokenised metrics see clean tokens).
+any effusion, a band across the bottom. Rows also carry ``findings`` and ``impression`` sections. The report
+is a fixed sentence per finding, lower case with spaced punctuation (so whitespace-tokenised metrics see clean
+tokens).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ LUNGS = "the lungs are otherwise clear ."
 
 def report(cardiomegaly: bool, effusion: str) -> str:
     return f"{HEART[cardiomegaly]} {EFFUSION[effusion]} {LUNGS}"
+
+
+def impression(cardiomegaly: bool, effusion: str) -> str:
+    found = (["cardiomegaly"] if cardiomegaly else []) + ([f"{effusion} effusion"] if effusion != "none" else [])
+    return (" and ".join(found) if found else "no acute disease") + " ."
 
 
 def draw(cardiomegaly: bool, effusion: str, lateral: bool, rng: np.random.Generator, size: int = 32) -> np.ndarray:
@@ -60,7 +66,8 @@ def make_studies(n: int, folder: str | Path, *, seed: int = 0, prefix: str = "s"
             name = f"{prefix}{k}_{v}.png"
             Image.fromarray(draw(cardio, effusion, label == "LATERAL", rng)).save(folder / name)
             names.append(name)
-        rows.append({"id": f"{prefix}{k}", "report": report(cardio, effusion), "images": names, "views": labels})
+        rows.append({"id": f"{prefix}{k}", "report": report(cardio, effusion), "images": names, "views": labels,
+                     "findings": f"{HEART[cardio]} {EFFUSION[effusion]}", "impression": impression(cardio, effusion)})
     return rows
 
 

@@ -152,8 +152,9 @@ def _run_baseline(args: argparse.Namespace) -> int:
         from baselines.generator.train import train as train_generator
 
         cfg = load_config(args.config)
-        train = read_studies(args.train, text_field=cfg.data.text_field)
-        val = read_studies(args.val, text_field=cfg.data.text_field) if args.val else []
+        need = not cfg.data.sections  # with sections, the texts come from the section fields
+        train = read_studies(args.train, text_field=cfg.data.text_field, require_report=need)
+        val = read_studies(args.val, text_field=cfg.data.text_field, require_report=need) if args.val else []
         outcome = train_generator(cfg, train, val, args.images, args.out, progress=_baseline_progress,
                                   val_image_dir=args.val_images)
         print(f"trained {outcome.epochs_run} epoch(s) into {args.out}; best epoch {outcome.best_epoch} "
@@ -168,7 +169,9 @@ def _run_baseline(args: argparse.Namespace) -> int:
                                  max_new_tokens=args.max_new_tokens,
                                  progress=_baseline_progress)
     write_predictions(args.out, {g.id: g.report for g in generated},
-                      extra={g.id: {"confidence": g.confidence, "tokens": g.tokens} for g in generated})
+                      extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
+                                    **({"sections": g.sections, "section_confidence": g.section_confidence}
+                                       if g.sections else {})} for g in generated})
     print(f"wrote {len(generated)} reports to {args.out}", file=sys.stderr)
     return 0
 # ------------------------------------------------------------------------------------------------ end baseline

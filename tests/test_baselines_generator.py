@@ -226,3 +226,17 @@ def test_cli_train_generate_and_image_nearest(synth, tmp_path) -> None:  # type:
         encoder = ImageEncoder(source, images)
         found = nearest_baseline(train_studies, train_studies[2:5], encoder=encoder)
         assert found == {s.id: s.report for s in train_studies[2:5]}
+
+
+def test_one_model_with_section_prompts(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    images, studies, val = synth
+    cfg = load_config("tiny").replace("data", sections=("findings", "impression")).replace("train", epochs=1)
+    train(cfg, studies[:8], val[:2], images, tmp_path / "run")
+    model, tokenizer, loaded = load_run(tmp_path / "run")
+    assert loaded.data.sections == ("findings", "impression")
+    assert tokenizer.unk_token_id not in tokenizer("impression:", add_special_tokens=False)["input_ids"]
+    generated = generate_reports(model, tokenizer, val[:2], images, loaded, max_new_tokens=5)
+    for g in generated:
+        assert list(g.sections) == ["findings", "impression"]
+        assert g.report == " ".join(t for t in g.sections.values() if t)
+        assert all(0 < c <= 1 for c in g.section_confidence.values()) and 0 < g.confidence <= 1

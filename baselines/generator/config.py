@@ -20,7 +20,9 @@ class DataConfig:
     """How a study becomes an input image and a target text."""
 
     text_field: str = "report"          # one model per section: "findings" or "impression"
-    prompt: str = ""                    # section prompt placed after the image tokens, e.g. "findings:"
+    prompt: str = ""                    # prompt placed after the image tokens, e.g. "findings:"
+    sections: tuple[str, ...] = ()      # one model, several sections: one example per field named here, prompted
+                                        # by data.prompt with {section} filled in (default "{section}:")
     views: str = "stitch"               # stitch: up to max_views side by side; frontal: first frontal view
     max_views: int = 4
     image_size: tuple[int, int] = (224, 224)   # (height, width) of the final image; each view gets width/max_views

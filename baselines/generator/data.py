@@ -126,12 +126,28 @@ def load_tokenizer(name: str | None, train_texts: Sequence[str] | None = None) -
 
 @dataclass
 class Encoded:
-    """A study ready for the model: image array and target token ids (with the final eos)."""
+    """One training example: image array, token ids (section prompt, report, eos) and labels (-100 on the
+    prompt: the loss covers the report and its eos only)."""
 
     id: str
     pixels: np.ndarray
     target: list[int]
+    labels: list[int]
     truncated: bool
+    section: str | None = None
+
+
+def prompt_text(cfg: DataConfig, section: str | None) -> str:
+    """The prompt after the image tokens: ``data.prompt`` with ``{section}`` filled in (sections default to
+    ``"{section}:"``)."""
+    if section is None:
+        return cfg.prompt
+    return (cfg.prompt or "{section}:").replace("{section}", section)
+
+
+def prompt_ids(tokenizer: Any, cfg: DataConfig, section: str | None) -> list[int]:
+    text = prompt_text(cfg, section)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
 
 def encode_target(tokenizer: Any, text: str, max_length: int) -> tuple[list[int], bool]:
@@ -141,8 +157,14 @@ def encode_target(tokenizer: Any, text: str, max_length: int) -> tuple[list[int]
     return list(ids[:max_length]) + [tokenizer.eos_token_id], truncated
 
 
+def section_text(study: Study, section: str) -> str:
+    value = study.fields.get(section)
+    return value if isinstance(value, str) else ""
+
+
 class StudyDataset:
-    """Map-style dataset of studies (images read lazily, or all at once with ``preload``)."""
+    """Map-style dataset of training examples: one per study, or with ``data.sections`` one per study and
+    non-empty section (images read lazily, or all at once with ``preload``)."""
 
     def __init__(self, studies: Sequence[Study], image_dir: str | Path, cfg: DataConfig, tokenizer: Any,
                  channels: int = 3, preload: bool = False) -> None:
@@ -152,27 +174,47 @@ class StudyDataset:
         self.tokenizer = tokenizer
         self.channels = channels
         self._cache: dict[int, np.ndarray] = {}
+        self.examples: list[tuple[int, str | None]] = []
+        for k, study in enumerate(self.studies):
+            if cfg.sections:
+                self.examples += [(k, name) for name in cfg.sections if section_text(study, name).strip()]
+            else:
+                self.examples.append((k, None))
+        self._prompts = {name: prompt_ids(tokenizer, cfg, name) for name in (cfg.sections or (None,))}
         if preload:
             for i in range(len(self.studies)):
-                self._cache[i] = self._pixels(i)
+                self._cache[i] = self.pixels(i)
 
-    def _pixels(self, index: int) -> np.ndarray:
-        if index in self._cache:
-            return self._cache[index]
-        return load_study_image(self.studies[index], self.image_dir, self.cfg, self.channels)
+    def pixels(self, study_index: int) -> np.ndarray:
+        """The input image of study ``study_index``."""
+        if study_index in self._cache:
+            return self._cache[study_index]
+        return load_study_image(self.studies[study_index], self.image_dir, self.cfg, self.channels)
 
     def __len__(self) -> int:
-        return len(self.studies)
+        return len(self.examples)
+
+    def truncated_count(self) -> int:
+        """How many examples' reports exceed ``data.max_length`` tokens (reads no image)."""
+        count = 0
+        for k, section in self.examples:
+            study = self.studies[k]
+            text = study.report if section is None else section_text(study, section)
+            count += encode_target(self.tokenizer, text, self.cfg.max_length)[1]
+        return count
 
     def __getitem__(self, index: int) -> Encoded:
-        study = self.studies[index]
-        text = study.fields.get(self.cfg.text_field, study.report) if self.cfg.text_field != "report" else study.report
-        target, truncated = encode_target(self.tokenizer, text or "", self.cfg.max_length)
-        return Encoded(id=study.id, pixels=self._pixels(index), target=target, truncated=truncated)
+        k, section = self.examples[index]
+        study = self.studies[k]
+        text = study.report if section is None else section_text(study, section)
+        report, truncated = encode_target(self.tokenizer, text, self.cfg.max_length)
+        prompt = self._prompts[section]
+        return Encoded(id=study.id, pixels=self.pixels(k), target=prompt + report,
+                       labels=[-100] * len(prompt) + report, truncated=truncated, section=section)
 
 
 def collate(items: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor | list[str]]:
-    """Stack images; right-pad targets (labels -100 on padding)."""
+    """Stack images; right-pad token ids (labels -100 on padding)."""
     import torch
 
     length = max(len(it.target) for it in items)
@@ -182,7 +224,7 @@ def collate(items: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor | l
     for row, it in enumerate(items):
         n = len(it.target)
         ids[row, :n] = torch.tensor(it.target)
-        labels[row, :n] = torch.tensor(it.target)
+        labels[row, :n] = torch.tensor(it.labels)
         mask[row, :n] = 1
     pixels = torch.from_numpy(np.stack([it.pixels for it in items]))
     return {"ids": [it.id for it in items], "pixel_values": pixels, "input_ids": ids, "attention_mask": mask,

@@ -8,8 +8,9 @@ the chosen sequence, so greedy and beam outputs are measured the same way (no le
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 
 from ..studies import Study
 from .config import GeneratorConfig
-from .data import StudyDataset
+from .data import StudyDataset, prompt_ids
 from .model import ReportGenerator
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -26,12 +27,19 @@ Progress = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Generated:
-    """One generated report with its confidence (mean token probability) and token count."""
+    """One generated report with its confidence (mean token probability) and token count.
+
+    With ``data.sections`` the report is the sections' texts joined by a space, in config order; ``sections``
+    holds each text and ``section_confidence`` each section's confidence; ``confidence`` is then the mean over
+    all the report's tokens.
+    """
 
     id: str
     report: str
     confidence: float
     tokens: int
+    sections: dict[str, str] = field(default_factory=dict)
+    section_confidence: dict[str, float] = field(default_factory=dict)
 
 
 def _strip_after_eos(ids: list[int], eos: int, pad: int) -> list[int]:
@@ -59,46 +67,66 @@ def generate_reports(model: ReportGenerator, tokenizer: Any, studies: Sequence[S
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     if device is None:
         device = next(model.mapping.parameters()).device
-    dataset = StudyDataset(studies, image_dir, cfg.data, tokenizer, channels=model.channels)
+    studies = list(studies)
+    dataset = StudyDataset(studies, image_dir, dataclasses.replace(cfg.data, sections=()), tokenizer,
+                           channels=model.channels)
+    sections: list[str | None] = list(cfg.data.sections) or [None]
+    texts: dict[str, dict[str | None, tuple[str, float, int]]] = {s.id: {} for s in studies}
     was_training = model.training
     model.eval()
-    out: list[Generated] = []
     try:
-        for start in range(0, len(dataset), batch_size):
-            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-            pixels = torch.from_numpy(np.stack([it.pixels for it in items])).to(device)
-            prefix = model.prefix(pixels)
-            mask = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
-            beam = {"num_beams": num_beams, "length_penalty": gen.length_penalty, "early_stopping": True}
-            sequences = model.lm.generate(inputs_embeds=prefix, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                          do_sample=False, eos_token_id=eos, pad_token_id=pad,
-                                          **(beam if num_beams > 1 else {}))
-            rows = [_strip_after_eos(seq.tolist(), eos, pad) for seq in sequences]
-            confidences = _confidence(model, pixels, rows, pad)
-            for it, row, conf in zip(items, rows, confidences):
-                text_ids = [t for t in row if t != eos]
-                text = tokenizer.decode(text_ids, skip_special_tokens=True).strip()
-                out.append(Generated(id=it.id, report=text, confidence=conf, tokens=len(row)))
+        for start in range(0, len(studies), batch_size):
+            chunk = range(start, min(start + batch_size, len(studies)))
+            pixels = torch.from_numpy(np.stack([dataset.pixels(k) for k in chunk])).to(device)
+            for section in sections:
+                prompt = prompt_ids(tokenizer, cfg.data, section)
+                prefix = model.prefix(pixels, prompt)
+                mask = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
+                beam = {"num_beams": num_beams, "length_penalty": gen.length_penalty, "early_stopping": True}
+                sequences = model.lm.generate(inputs_embeds=prefix, attention_mask=mask,
+                                              max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,
+                                              pad_token_id=pad, **(beam if num_beams > 1 else {}))
+                rows = [_strip_after_eos(seq.tolist(), eos, pad) for seq in sequences]
+                confidences = _confidence(model, pixels, rows, pad, prompt)
+                for k, row, conf in zip(chunk, rows, confidences):
+                    text = tokenizer.decode([t for t in row if t != eos], skip_special_tokens=True).strip()
+                    texts[studies[k].id][section] = (text, conf, len(row))
             if progress:
-                progress("generate", {"done": len(out), "total": len(dataset)})
+                progress("generate", {"done": chunk.stop, "total": len(studies)})
     finally:
         model.train(was_training)
+    out = []
+    for study in studies:
+        parts = texts[study.id]
+        tokens = sum(n for _, _, n in parts.values())
+        weighted = sum(c * n for _, c, n in parts.values() if n)
+        confidence = weighted / tokens if tokens else float("nan")
+        report = " ".join(t for t, _, _ in (parts[s] for s in sections) if t)
+        named = {s: parts[s][0] for s in sections if s is not None}
+        named_conf = {s: parts[s][1] for s in sections if s is not None}
+        out.append(Generated(id=study.id, report=report, confidence=confidence, tokens=tokens, sections=named,
+                             section_confidence=named_conf))
     return out
 
 
-def _confidence(model: ReportGenerator, pixels: torch.Tensor, rows: list[list[int]], pad: int) -> list[float]:
-    """Mean probability of each row's tokens under teacher forcing (NaN for an empty row)."""
+def _confidence(model: ReportGenerator, pixels: torch.Tensor, rows: list[list[int]], pad: int,
+                prompt: list[int]) -> list[float]:
+    """Mean probability of each row's tokens under teacher forcing, after the prompt (NaN for an empty row)."""
     length = max((len(r) for r in rows), default=0)
     if length == 0:
         return [float("nan")] * len(rows)
-    ids = torch.full((len(rows), length), pad, dtype=torch.long)
-    labels = torch.full((len(rows), length), -100, dtype=torch.long)
-    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    p = len(prompt)
+    ids = torch.full((len(rows), p + length), pad, dtype=torch.long)
+    labels = torch.full((len(rows), p + length), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), p + length), dtype=torch.long)
     for k, row in enumerate(rows):
+        if prompt:
+            ids[k, :p] = torch.tensor(prompt)
+            mask[k, :p] = 1
         if row:
-            ids[k, :len(row)] = torch.tensor(row)
-            labels[k, :len(row)] = torch.tensor(row)
-            mask[k, :len(row)] = 1
+            ids[k, p:p + len(row)] = torch.tensor(row)
+            labels[k, p:p + len(row)] = torch.tensor(row)
+            mask[k, p:p + len(row)] = 1
     device = pixels.device
     logp = model.token_logprobs(pixels, ids.to(device), mask.to(device), labels.to(device))
     probs = logp.exp() * (labels.to(device) != -100)

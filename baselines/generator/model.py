@@ -159,14 +159,12 @@ def add_lora(lm: nn.Module, cfg: GeneratorConfig) -> nn.Module:
 class ReportGenerator(nn.Module):
     """Image encoder -> mapping network -> causal LM (LoRA); images enter the LM as soft prompts."""
 
-    def __init__(self, encoder: nn.Module, mapping: nn.Module, lm: nn.Module, *, channels: int,
-                 prompt_ids: list[int]) -> None:
+    def __init__(self, encoder: nn.Module, mapping: nn.Module, lm: nn.Module, *, channels: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.mapping = mapping
         self.lm = lm
         self.channels = channels
-        self.register_buffer("prompt_ids", torch.tensor(prompt_ids, dtype=torch.long), persistent=False)
 
     def to_device(self, device: torch.device | str) -> ReportGenerator:
         """Move to ``device``; a 4-bit quantised LM stays where bitsandbytes placed it."""
@@ -193,12 +191,15 @@ class ReportGenerator(nn.Module):
             hidden = hidden.flatten(2).transpose(1, 2)
         return hidden
 
-    def prefix(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Soft prompts followed by the embedded section prompt: (B, P, E)."""
+    def prefix(self, pixel_values: torch.Tensor, prompt_ids: list[int] | None = None) -> torch.Tensor:
+        """Soft prompts, followed by the embedded (section) prompt if given: (B, P, E).
+
+        In training the prompt is part of ``input_ids`` instead (with labels -100), which is the same sequence.
+        """
         soft = self.mapping(self.visual_features(pixel_values))
-        embed = self.lm.get_input_embeddings()
-        if self.prompt_ids.numel():
-            prompt = embed(self.prompt_ids).unsqueeze(0).expand(soft.shape[0], -1, -1)
+        if prompt_ids:
+            ids = torch.tensor(prompt_ids, dtype=torch.long, device=soft.device)
+            prompt = self.lm.get_input_embeddings()(ids).unsqueeze(0).expand(soft.shape[0], -1, -1)
             soft = torch.cat([soft, prompt.to(soft.dtype)], dim=1)
         return soft
 
@@ -209,7 +210,9 @@ class ReportGenerator(nn.Module):
 
     def token_logprobs(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                        labels: torch.Tensor, reduce: bool = False) -> torch.Tensor:
-        """Per-token log-probabilities of ``labels`` (B, L) (0 where label is -100), or the mean loss."""
+        """Per-token log-probabilities of ``labels`` (B, L) (0 where label is -100), or the mean loss.
+
+        ``input_ids`` follow the soft prompts directly (a section prompt, if any, is part of them)."""
         prefix = self.prefix(pixel_values)
         tokens = self.lm.get_input_embeddings()(input_ids).to(prefix.dtype)
         embeds = torch.cat([prefix, tokens], dim=1)
@@ -242,8 +245,7 @@ def build_model(cfg: GeneratorConfig, tokenizer: Any) -> tuple[ReportGenerator, 
             mapping = AttentionPooler(dim, lm_dim, num_queries=m.num_queries, hidden=m.hidden_size,
                                       heads=m.num_heads, dropout=m.dropout)
         lm = add_lora(lm, cfg)
-    prompt_ids = tokenizer(cfg.data.prompt, add_special_tokens=False)["input_ids"] if cfg.data.prompt else []
-    return ReportGenerator(encoder, mapping, lm, channels=channels, prompt_ids=list(prompt_ids)), random_lm
+    return ReportGenerator(encoder, mapping, lm, channels=channels), random_lm
 
 
 def set_encoder_trainable(model: ReportGenerator, trainable: bool) -> None:

@@ -28,7 +28,7 @@ from rrg_eval.errors import ConfigError, InputError
 
 from ..studies import Study
 from .config import GeneratorConfig, config_from_dict
-from .data import StudyDataset, collate, load_tokenizer
+from .data import StudyDataset, collate, load_tokenizer, prompt_text, section_text
 from .generate import generate_reports
 from .model import ReportGenerator, build_model, set_encoder_trainable
 
@@ -144,7 +144,8 @@ def _prepare_run(cfg: GeneratorConfig, run_dir: Path, train: Sequence[Study]) ->
     if tok_dir.is_dir():
         tokenizer = load_tokenizer(str(tok_dir))
     else:
-        texts = [s.report for s in train]
+        texts = [s.report for s in train] + [section_text(s, n) for s in train for n in cfg.data.sections]
+        texts += [prompt_text(cfg.data, n) for n in (cfg.data.sections or (None,))]
         tokenizer = load_tokenizer(cfg.lm.tokenizer or cfg.lm.pretrained, texts)
         tokenizer.save_pretrained(str(tok_dir))
     write_text_atomic(config_path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
@@ -201,14 +202,20 @@ def _order(n: int, seed: int, epoch: int) -> list[int]:
     return np.random.default_rng([seed, epoch]).permutation(n).tolist()
 
 
+def reference_text(study: Study, cfg: GeneratorConfig) -> str:
+    """The text a generated report is compared with: the report, or the sections joined in config order."""
+    if not cfg.data.sections:
+        return study.report
+    return " ".join(t for t in (section_text(study, n).strip() for n in cfg.data.sections) if t)
+
+
 def _validate(model: ReportGenerator, tokenizer: Any, val: Sequence[Study], image_dir: str | Path,
               cfg: GeneratorConfig, device: torch.device, progress: Progress | None) -> dict[str, float]:
     from rrg_eval import score
 
     studies = list(val)[:cfg.train.val_max_studies] if cfg.train.val_max_studies else list(val)
     generated = generate_reports(model, tokenizer, studies, image_dir, cfg, num_beams=1, device=device)
-    text_field = cfg.data.text_field
-    refs = {s.id: (s.report if text_field == "report" else str(s.fields.get(text_field, ""))) for s in studies}
+    refs = {s.id: reference_text(s, cfg) for s in studies}
     result = score(predictions={g.id: g.report for g in generated}, references=refs,
                    metrics=[cfg.train.val_metric], use_cache=False)
     result.raise_for_errors()
@@ -256,7 +263,7 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
     resumed_from = state["epochs_done"]
 
     dataset = StudyDataset(train_studies, image_dir, cfg.data, tokenizer, channels=model.channels)
-    truncated = sum(1 for i in range(len(dataset)) if dataset[i].truncated) if progress else 0
+    truncated = dataset.truncated_count()
     if truncated and progress:
         progress("warning", {"message": f"{truncated} training report(s) cut to data.max_length="
                                         f"{cfg.data.max_length} tokens"})
