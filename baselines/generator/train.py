@@ -1,12 +1,12 @@
 """Fine-tuning: two-stage (frozen encoder, then unfrozen), one-stage or frozen-encoder schedules.
 
 A run folder holds ``config.yaml``, ``tokenizer/``, ``lm_base.safetensors`` (only when the LM has random base
-weights), ``log.jsonl`` (one line per epoch: losses and the validation scores) and ``checkpoints/last`` and
-``checkpoints/best``. A checkpoint has ``encoder.safetensors``, ``mapping.safetensors``, the LoRA adapter
-``adapter.safetensors`` (+ ``adapter_config.json``), ``optimizer.pt`` (last only) and ``state.json``. Training
-resumes from ``checkpoints/last`` when the run folder already has one (same config required). The best
-checkpoint is the epoch with the best validation score ``train.val_key`` of rrg-eval metric
-``train.val_metric`` (greedy reports of the validation studies).
+weights), ``log.jsonl`` (one line per epoch: losses and validation scores; rewritten whole after each epoch),
+``checkpoints/last`` and ``checkpoints/best``. A checkpoint has ``encoder.safetensors``, ``mapping.safetensors``,
+the LoRA adapter ``adapter.safetensors`` (+ ``adapter_config.json``), ``optimizer.pt`` (last only) and
+``state.json``. Training resumes from ``checkpoints/last`` when the run folder already has one (same config
+required; ``train.epochs`` may grow). The best checkpoint is the epoch with the best validation score
+``train.val_key`` of rrg-eval metric ``train.val_metric`` (greedy reports of the validation studies).
 """
 
 from __future__ import annotations
@@ -134,7 +134,10 @@ def _resume_key(cfg: GeneratorConfig) -> dict[str, Any]:
 def _prepare_run(cfg: GeneratorConfig, run_dir: Path, train: Sequence[Study]) -> tuple[Any, bool]:
     """Write (or check) config.yaml and the tokenizer; returns (tokenizer, resuming)."""
     config_path = run_dir / "config.yaml"
-    resuming = (run_dir / "checkpoints" / "last" / "state.json").is_file()
+    root = run_dir / "checkpoints"
+    if not (root / "last").exists() and (root / "last.old").is_dir():  # interrupted while swapping folders
+        (root / "last.old").rename(root / "last")
+    resuming = (root / "last" / "state.json").is_file()
     if config_path.is_file():
         saved = config_from_dict(yaml.safe_load(config_path.read_text(encoding="utf-8")), where=str(config_path))
         if _resume_key(saved) != _resume_key(cfg):
@@ -187,6 +190,7 @@ class TrainOutcome:
     best_epoch: int | None
     best_score: float | None
     resumed_from: int
+    truncated: int = 0
 
 
 def _param_groups(model: ReportGenerator, cfg: GeneratorConfig) -> list[dict[str, Any]]:
@@ -258,6 +262,11 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
         load_weights(model, last)
         optimizer.load_state_dict(torch.load(last / "optimizer.pt", map_location=device, weights_only=True))
         state = json.loads((last / "state.json").read_text(encoding="utf-8"))
+        best_state = run_dir / "checkpoints" / "best" / "state.json"
+        best_saved = json.loads(best_state.read_text(encoding="utf-8")).get("epoch") if best_state.is_file() else None
+        if state["best_epoch"] == state["epochs_done"] and best_saved != state["best_epoch"]:
+            _copy_best(run_dir, {"epoch": state["best_epoch"], "score": state["best_score"],
+                                 "metric": cfg.train.val_key})  # interrupted before the copy
         if progress:
             progress("resume", {"epoch": state["epochs_done"]})
     resumed_from = state["epochs_done"]
@@ -328,12 +337,12 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
         save_checkpoint(model, optimizer, state, run_dir)
         if improved:
             _copy_best(run_dir, {"epoch": epoch + 1, "score": value, "metric": cfg.train.val_key})
-        with open(run_dir / "log.jsonl", "a", encoding="utf-8") as log:
-            log.write(json.dumps(record) + "\n")
+        write_text_atomic(run_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in state["history"]))
         if progress:
             progress("epoch", record)
     return TrainOutcome(epochs_run=state["epochs_done"] - resumed_from, history=state["history"],
-                        best_epoch=state["best_epoch"], best_score=state["best_score"], resumed_from=resumed_from)
+                        best_epoch=state["best_epoch"], best_score=state["best_score"], resumed_from=resumed_from,
+                        truncated=truncated)
 
 
 def _accelerator(cfg: GeneratorConfig, device: torch.device) -> Any:
