@@ -1,6 +1,6 @@
 """The two-stage generator on a synthetic study set (tiny random ResNet + GPT-2, word-level tokenizer); CPU.
 
-Fast tests check the mechanics (LoRA-only LM training, stage-1 freeze, resume, confidence); the slow test proves
+Fast tests check the mechanics (LoRA-only LM training, stage-1 freeze, resume, confidence); the last test proves
 that the tiny configuration learns: its reports beat the ``constant`` baseline on rrg-eval's BLEU-4 and ROUGE-L.
 """
 
@@ -27,7 +27,7 @@ from baselines.synthetic import make_studies, write_jsonl  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _few_threads() -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # tiny ops: a second thread only adds contention on a shared CPU
 
 
 def _as_studies(rows: list[dict]) -> list[Study]:
@@ -98,6 +98,7 @@ def test_frozen_encoder_schedule_never_trains_it(synth, tmp_path) -> None:  # ty
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
     images, studies, val = synth
+    studies, val = studies[:16], val[:2]
     cfg = _tiny(epochs=3)
     full = train(cfg, studies, val, images, tmp_path / "full")
 
@@ -144,9 +145,9 @@ def test_generation_carries_confidence(synth, tmp_path) -> None:  # type: ignore
     assert g.confidence == pytest.approx(float(logp.exp().mean()), rel=1e-4)
 
 
-@pytest.mark.slow
 def test_tiny_generator_learns_and_beats_the_constant_baseline(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Trains the tiny config through both stages via the CLI; golden comparison is rrg-eval's own scores."""
+    """Trains the tiny config through both stages via the CLI (about 12 s on one CPU thread); the bar is the
+    constant baseline scored by rrg-eval's own BLEU-4 and ROUGE-L on 40 held-out synthetic studies."""
     import rrg_eval
     from rrg_eval.cli import main
 

@@ -20,6 +20,15 @@ from rrg_eval.cli import main
 from rrg_eval.errors import InputError
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)  # small batches: more threads only add contention on a shared CPU
+
+
 def _studies(texts: list[str], prefix: str = "s", **fields: list[str]) -> list[Study]:
     out = []
     for k, text in enumerate(texts):
