@@ -241,3 +241,24 @@ def test_one_model_with_section_prompts(synth, tmp_path) -> None:  # type: ignor
         assert list(g.sections) == ["findings", "impression"]
         assert g.report == " ".join(t for t in g.sections.values() if t)
         assert all(0 < c <= 1 for c in g.section_confidence.values()) and 0 < g.confidence <= 1
+
+
+def test_vit_encoder_with_mlp_adapter_trains_a_step(synth) -> None:  # type: ignore[no-untyped-def]
+    from baselines.generator.data import StudyDataset, collate
+    from rrg_eval.errors import ConfigError
+
+    images, studies, _ = synth
+    cfg = load_config("tiny").replace("data", views="frontal", image_size=(32, 32)).replace(
+        "encoder", config={"model_type": "clip_vision_model", "image_size": 32, "patch_size": 8, "hidden_size": 32,
+                           "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}).replace(
+        "mapping", type="mlp")
+    tokenizer = load_tokenizer("wordlevel", [s.report for s in studies])
+    model, _ = build_model(cfg, tokenizer)
+    batch = collate([StudyDataset(studies[:2], images, cfg.data, tokenizer)[k] for k in range(2)],
+                    tokenizer.pad_token_id)
+    assert model.prefix(batch["pixel_values"]).shape == (2, 17, 64)  # 16 patches + class token, LM width
+    loss = model(batch["pixel_values"], batch["input_ids"], batch["attention_mask"], batch["labels"])
+    loss.backward()
+    assert math.isfinite(float(loss)) and model.mapping.net[0].weight.grad is not None
+    with pytest.raises(ConfigError, match="takes 32x32 images"):
+        build_model(cfg.replace("data", image_size=(32, 64)), tokenizer)

@@ -64,6 +64,13 @@ def build_encoder(cfg: GeneratorConfig) -> tuple[nn.Module, int, int]:
     if hasattr(model, "vision_model"):
         model = model.vision_model
     conf = model.config
+    native = getattr(conf, "image_size", None)
+    if isinstance(native, int):
+        native = (native, native)
+    if native is not None and tuple(native) != tuple(cfg.data.image_size):
+        raise ConfigError(f"the image encoder takes {native[0]}x{native[1]} images but data.image_size is "
+                          f"{list(cfg.data.image_size)}; make them equal (e.g. data.views: frontal, or a narrower "
+                          "stitch) or use a convolutional encoder, which takes any size")
     sizes = getattr(conf, "hidden_sizes", None)
     dim = int(sizes[-1]) if sizes else int(conf.hidden_size)
     channels = int(getattr(conf, "num_channels", 3))
