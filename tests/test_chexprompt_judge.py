@@ -283,3 +283,18 @@ def test_401_message_redacts_the_echoed_key(server):
     assert "rejected the API key (401)" in text and "$OPENAI_API_KEY" in text
     assert KEY not in text and "S3CRET" not in text and "***" in text
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_runs_inside_a_running_event_loop(server, tmp_path):
+    """From Jupyter (a loop already running) the judge runs in a worker thread; the cache still works."""
+    import asyncio
+
+    script_valid(server)
+
+    async def notebook_cell():
+        return judge(server).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
+
+    result = asyncio.run(notebook_cell())
+    assert result.scores["chexprompt_significant_errors"] == pytest.approx(3 / 4)
+    judge(server).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
+    assert len(server.requests) == 4

@@ -197,7 +197,8 @@ def test_own_prompt_messages_and_digest():
 FAKE_EVALUATOR = '''
 import openai.error  # the real module needs the pre-1.0 openai API; rrg-eval must not import it
 SYSTEM_INSTRUCTIONS = "SYS"
-USER_INSTRUCTIONS = """Rules\\n##\\n{examples_formatted}\\n##\\nReference Findings: {eval_reference}\\nCandidate Findings: {eval_candidate}\\nErrors:"""
+USER_INSTRUCTIONS = ("Rules\\n##\\n{examples_formatted}\\n##\\nReference Findings: {eval_reference}"
+                     "\\nCandidate Findings: {eval_candidate}\\nErrors:")
 EXAMPLES_FORMATTED = "EXAMPLES"
 '''
 
