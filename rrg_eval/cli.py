@@ -69,7 +69,11 @@ def _run_dry_run(args: argparse.Namespace, set_options: dict, file_options: dict
     from .judge.dryrun import render_plan
     from .metrics.registry import metric_class
 
-    names, _ = opts.select_metrics(args.metrics)
+    names, explicit = opts.select_metrics(args.metrics)
+    if not explicit:
+        print("dry run: the default metric set sends nothing (LLM judges run only when named, e.g. "
+              "--metrics chexprompt)")
+        return 0
     opts.check_known(set_options)
     opts.check_known(file_options)
     merged = opts.merge({k: v for k, v in file_options.items() if k in names}, set_options)

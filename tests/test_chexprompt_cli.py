@@ -108,3 +108,8 @@ def test_the_key_never_appears_in_any_output(server, files, tmp_path, capsys, ca
     rows = [json.loads(line) for line in per_report.read_text().splitlines()]
     assert rows[2]["chexprompt_unparsed"] == 1.0 and rows[2]["chexprompt_significant_errors"] is None
     assert {f"chexprompt_insignificant_{t}" for t in "ABCDEF"} <= set(rows[0])
+
+
+def test_dry_run_of_the_default_set_sends_nothing(files, capsys):
+    assert main(["score", *files, "--dry-run"]) == 0
+    assert "default metric set sends nothing" in capsys.readouterr().out

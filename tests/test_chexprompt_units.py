@@ -269,3 +269,30 @@ def test_not_in_the_default_metric_set(monkeypatch):
                             chexprompt={"model": "m", "base_url": "http://127.0.0.1:9/v1"})
     assert "chexprompt" in result.unavailable and "--metrics chexprompt" in result.unavailable["chexprompt"]
     assert not any(k.startswith("chexprompt") for k in result.scores)
+
+
+def test_a_fake_backend_can_be_injected():
+    """The ChatBackend protocol: metrics take any backend (rule 7), here a fake with no network at all."""
+    from rrg_eval.judge.client import Decoding
+
+    class Fake:
+        kind = "fake"
+        model = "fake-judge"
+        calls = 0
+
+        async def complete(self, messages, decoding: Decoding) -> str:
+            Fake.calls += 1
+            assert decoding.max_tokens == 64 and messages[0]["role"] == "system"
+            return ("Number of clinically significant errors by type: [(A, 1), (B, 0), (C, 0), (D, 0), (E, 0), "
+                    "(F, 0)]\nNumber of clinically insignificant errors by type: ((A, 0), (B, 0), (C, 0), (D, 0), "
+                    "(E, 0), (F, 0))")
+
+        async def aclose(self) -> None:
+            return None
+
+    from rrg_eval.metrics.chexprompt import Chexprompt
+
+    metric = Chexprompt(model="m", base_url="http://127.0.0.1:1/v1", max_tokens=64,
+                        backend_factory=lambda config, key: Fake())
+    result = metric.compute(predictions=["x", "y"], references=["a", "b"])
+    assert Fake.calls == 2 and result.scores["chexprompt_significant_A"] == 1.0
