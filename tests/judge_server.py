@@ -43,6 +43,7 @@ _CANDIDATE = re.compile(r'Candidate (?:report|Findings): """(.*)"""', re.DOTALL)
 class _Handler(BaseHTTPRequestHandler):
     server: JudgeServer  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr logging
         return

@@ -84,3 +84,64 @@ class AnswerCache:
             if store is mine:
                 store.close()
         self._local.store = None
+
+
+class CacheWriter:
+    """Writes answers from a thread of its own, so the event loop never waits on a disk commit.
+
+    ``put`` queues an answer; the writer commits whatever is queued at once (answers arriving while a commit
+    runs are committed together in the next one). ``close`` waits until everything queued is on disk. A no-op
+    when ``cache_dir`` is None.
+    """
+
+    _STOP = object()
+
+    def __init__(self, cache_dir: str | Path | None, namespace: str) -> None:
+        import queue
+
+        self.enabled = cache_dir is not None
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        if self.enabled:
+            self._cache = AnswerCache(cache_dir, namespace)
+            self._thread = threading.Thread(target=self._work, name="rrg-eval-judge-cache", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        import queue
+
+        store = self._cache._store()
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            batch = {}
+            for item in items:
+                if item is self._STOP:
+                    stop = True
+                else:
+                    batch[item[0]] = item[1]
+            if batch and self.error is None:
+                try:
+                    store.put_many(batch)
+                except Exception as exc:  # reported by close(); the run itself goes on
+                    self.error = exc
+        self._cache.close()
+
+    def put(self, key: str, text: str, attempts: int, accepted: bool) -> None:
+        if not self.enabled:
+            return
+        value = json.dumps({"answer": text, "attempts": attempts, "accepted": accepted}, ensure_ascii=False)
+        self._queue.put((key, value.encode("utf-8")))
+
+    def close(self) -> None:
+        """Wait until every queued answer is committed."""
+        if self._thread is not None:
+            self._queue.put(self._STOP)
+            self._thread.join()
+            self._thread = None

@@ -29,7 +29,7 @@ import numpy as np
 from .. import config as cfg
 from ..config import option
 from ..errors import ConfigError, MetricError, MetricUnavailable
-from ..judge.cache import AnswerCache, answer_key
+from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (
     Answer,
     ChatBackend,
@@ -280,16 +280,22 @@ class Chexprompt(Metric):
                 for k, (ref, cand) in distinct.items() if self._needs_asking(cached, k)]
         self.last_run = RunnerStats()
         if jobs:
-            self._ask(jobs, final, context.cache_dir, namespace)
+            self._ask(jobs, final, context.cache_dir, namespace, context)
         return self._build_stats(row_keys, final, ids, context)
 
     def _ask(self, jobs: list[Job], final: dict[str, tuple[str, bool]], cache_dir: Path | None,
-             namespace: str) -> None:
+             namespace: str, context: RunContext) -> None:
         url = self.base_url()
         private = classify_host(host_of(url))[0]
         api_key = self._api_key(private)
         c = self.config
         arrived = [0]
+        store = CacheWriter(cache_dir, namespace)  # commits from its own thread, as answers arrive
+
+        def on_answer(job: Job, answer: Answer) -> None:
+            final[job.key] = (answer.text, answer.accepted)
+            store.put(job.key, answer.text, answer.attempts, answer.accepted)
+            arrived[0] += 1
 
         async def main() -> None:
             backend = self._make_backend(url, api_key, private)
@@ -297,29 +303,24 @@ class Chexprompt(Metric):
                                  requests_per_minute=c.requests_per_minute, max_retries=c.max_retries,
                                  parse_retries=c.parse_retries, backoff_base=c.backoff)
             self.last_run = runner.stats
-            store = AnswerCache(cache_dir, namespace)
-
-            def on_answer(job: Job, answer: Answer) -> None:
-                final[job.key] = (answer.text, answer.accepted)
-                if store.enabled:
-                    store.put(job.key, answer.text, answer.attempts, answer.accepted)
-                arrived[0] += 1
-
-            try:
-                await runner.run_async(jobs, lambda text: parse_answer(text) is not None, on_answer)
-            finally:
-                store.close()
+            await runner.run_async(jobs, lambda text: parse_answer(text) is not None, on_answer)
 
         try:
             run_coroutine(main)
         except JudgeError as exc:
+            store.close()
             kept = (f"; the {arrived[0]} answer(s) received before it are cached, rerun to resume"
-                    if cache_dir is not None and arrived[0] else "")
+                    if cache_dir is not None and arrived[0] and store.error is None else "")
             raise JudgeError(f"{exc}{kept}") from None
         except MetricError:
             raise
         except Exception as exc:  # never leak request objects (they hold headers) into tracebacks
             raise MetricError(f"{self.name}: judge client failed: {type(exc).__name__}") from None
+        finally:
+            store.close()
+        if store.error is not None:
+            context.warn(self.name, f"could not write the answer cache ({type(store.error).__name__}: "
+                                    f"{store.error}); the scores are complete but a rerun will ask again")
 
     def _build_stats(self, row_keys: list[str], final: dict[str, tuple[str, bool]], ids: list[str],
                      context: RunContext) -> Stats:
