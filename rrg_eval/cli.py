@@ -36,6 +36,60 @@ def _add_score_parser(sub: argparse._SubParsersAction) -> None:
     cache.add_argument("--cache-dir", metavar="DIR", help="annotation cache folder (default: ~/.cache/rrg-eval)")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the annotation cache")
     p.add_argument("--strict", action="store_true", help="a metric that cannot run here is an error")
+    _add_judge_arguments(p)
+
+
+# --- LLM judge options (chexprompt): --dry-run, --chexprompt-prompt, --allow-remote-judge -------------------
+def _add_judge_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of the LLM-judge metrics on ``score``."""
+    p.add_argument("--dry-run", action="store_true",
+                   help="LLM judges: print the requests, estimated tokens and cost that would be sent, send nothing")
+    p.add_argument("--chexprompt-prompt", choices=["rrg-eval", "official"],
+                   help="shortcut for --set chexprompt.prompt=...")
+    p.add_argument("--allow-remote-judge", action="store_true",
+                   help="allow LLM judges to send report text to non-private hosts (as RRG_EVAL_ALLOW_REMOTE_JUDGE=1)")
+
+
+def _apply_judge_flags(args: argparse.Namespace, set_options: dict) -> None:
+    """Turn the judge shortcuts into ``--set`` options (an explicit --set wins)."""
+    if args.chexprompt_prompt:
+        set_options.setdefault("chexprompt", {}).setdefault("prompt", args.chexprompt_prompt)
+    if args.allow_remote_judge:
+        set_options.setdefault("chexprompt", {}).setdefault("allow_remote", "true")
+
+
+def _run_dry_run(args: argparse.Namespace, set_options: dict, file_options: dict) -> int:
+    """Print what the selected LLM judges would send; nothing is sent and nothing is scored.
+
+    Availability is not required (a dry run sends nothing): a privacy refusal or a missing key is shown as a note.
+    """
+    from . import options as opts
+    from .api import resolve_cache_dir
+    from .inputs import pair, read_reports
+    from .judge.dryrun import render_plan
+    from .metrics.registry import metric_class
+
+    names, explicit = opts.select_metrics(args.metrics)
+    if not explicit:
+        print("dry run: the default metric set sends nothing (LLM judges run only when named, e.g. "
+              "--metrics chexprompt)")
+        return 0
+    opts.check_known(set_options)
+    opts.check_known(file_options)
+    merged = opts.merge({k: v for k, v in file_options.items() if k in names}, set_options)
+    planners = [metric_class(n)(**merged.get(n, {})) for n in names if hasattr(metric_class(n), "plan_requests")]
+    if not planners:
+        print("dry run: no LLM-judge metric selected; nothing would be sent (name one, e.g. --metrics chexprompt)")
+        return 0
+    preds = read_reports(args.predictions, id_field=args.id_field, text_field=args.text_field)
+    refs = read_reports(args.references, id_field=args.id_field, text_field=args.text_field)
+    pairs = pair(preds, refs)
+    cache_dir = resolve_cache_dir(args.cache_dir, not args.no_cache)
+    for metric in planners:
+        plan = metric.plan_requests(predictions=pairs.predictions, references=pairs.references, cache_dir=cache_dir)
+        sys.stdout.write(render_plan(plan))
+    return 0
+# --- end of LLM judge options -----------------------------------------------------------------------------
 
 
 def _add_metrics_parser(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +125,10 @@ def _run_score(args: argparse.Namespace) -> int:
     from .render import render_result
 
     set_options = opts.parse_set_flags(args.set_options)
+    _apply_judge_flags(args, set_options)
     file_options = opts.load_config_file(args.config) if args.config else {}
+    if args.dry_run:
+        return _run_dry_run(args, set_options, file_options)
     global_options = {"normalize": args.normalize} if args.normalize else {}
     metrics, unavailable = build_metrics(args.metrics, strict=args.strict, options=set_options,
                                          global_options=global_options, file_options=file_options)
