@@ -12,7 +12,7 @@ import math
 
 from ..version import __version__
 from .leaderboard import Leaderboard
-from .render import block_mean_rank, cell_ci, cell_value, column_label, footer_lines, system_label
+from .render import block_mean_rank, cell_ci, cell_value, column_label, footer_lines, signature_lines, system_label
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#1f2328;
@@ -122,7 +122,7 @@ def render_html_page(lb: Leaderboard, *, plot_png: bytes | None = None, include_
     if lb.signatures:
         parts.append("<h2>Signatures</h2>")
         parts.append('<ul class="notes">' + "".join(f"<li><code>{e(s)}</code></li>" for s in
-                                                     lb.signatures.values()) + "</ul>")
+                                                     signature_lines(lb)) + "</ul>")
     for title, items in (("Warnings", lb.warnings),
                          ("Not run (unavailable)", [f"{m}: {w}" for m, w in lb.unavailable.items()]),
                          ("Failed", [f"{m}: {w}" for m, w in lb.errors.items()])):

@@ -44,10 +44,13 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
         raise ConfigError("nothing to plot: no metric produced scores")
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    widest = max(len(keys) for _, keys in panels)
-    panel_w = max(3.2, 0.55 * widest * max(1, len(lb.systems)) * 0.5 + 1.6)
-    fig = Figure(figsize=(panel_w * ncols, 3.0 * nrows + 0.8), dpi=dpi)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    per_key = max(0.9, 0.28 * len(lb.systems))
+    if nrows == 1:  # one row: each panel as wide as its keys need
+        ratios = [max(1.8, len(keys)) for _, keys in panels]
+    else:
+        ratios = [max(1.8, max(len(keys) for _, keys in panels))] * ncols
+    fig = Figure(figsize=(max(5.0, sum(ratios) * per_key + 0.9 * ncols), 3.0 * nrows + 0.8), dpi=dpi)
+    axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw={"width_ratios": ratios})
     colors = [f"C{i % 10}" for i in range(len(lb.systems))]
     width = 0.8 / max(1, len(lb.systems))
     handles = []
@@ -89,11 +92,12 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
     t = lb.test
     test = (f"paired bootstrap, {t['resamples']} resamples" if t["name"] == "bootstrap"
             else f"approximate randomization, {t['trials']} trials")
-    fig.suptitle(f"{len(lb.systems)} systems, {lb.n} reports: 95% bootstrap CIs; "
-                 f"★ better than {lb.baseline} (p < {t['alpha']:g}, {test}, seed {t['seed']})", fontsize=9)
+    fig.suptitle(f"{len(lb.systems)} systems, {lb.n} reports; error bars: 95% bootstrap CIs\n"
+                 f"★ significantly better than {lb.baseline} (p < {t['alpha']:g}, {test}, seed {t['seed']})",
+                 fontsize=9)
     fig.legend(handles=handles, labels=[e.name for e in lb.systems], loc="lower center",
                ncol=min(len(lb.systems), 6), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.07 if nrows == 1 else 0.04, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.08 if nrows == 1 else 0.04, 1, 0.92 if nrows == 1 else 0.95))
     out = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     with matplotlib.rc_context({"svg.hashsalt": "rrg-eval", "svg.fonttype": "path"}):

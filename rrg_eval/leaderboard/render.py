@@ -47,6 +47,16 @@ def system_label(lb: Leaderboard, entry: SystemScores) -> str:
     return f"{entry.name} (baseline)" if entry.name == lb.baseline else entry.name
 
 
+def shared_columns(lb: Leaderboard) -> list[tuple[str, list[str | None]]]:
+    """Columns of a table with one block per section: ``[(label, [full key or None per block])]``."""
+    blocks = lb.section_keys()
+    columns: dict[str, list[str | None]] = {}
+    for b, (_, keys) in enumerate(blocks):
+        for key in keys:
+            columns.setdefault(column_label(lb, key), [None] * len(blocks))[b] = key
+    return list(columns.items())
+
+
 def block_mean_rank(entry: SystemScores, keys: list[str]) -> float:
     """Mean rank over ``keys`` (a section's block); the overall mean rank when there are no sections."""
     ranks = [entry.ranks[k] for k in keys if entry.ranks.get(k) is not None]
@@ -85,11 +95,18 @@ def footer_lines(lb: Leaderboard) -> list[str]:
     return lines
 
 
+def signature_lines(lb: Leaderboard) -> list[str]:
+    """Every metric's signature; prefixed by its section when sections are compared."""
+    if lb.sections:
+        return [f"{label.split('/', 1)[0]}: {sig}" for label, sig in lb.signatures.items()]
+    return list(lb.signatures.values())
+
+
 def _extra_lines(lb: Leaderboard, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
     lines: list[str] = []
     if lb.signatures:
         lines += ["", "signatures:"]
-        lines += [f"{bullet}{code(sig)}" for sig in lb.signatures.values()]
+        lines += [f"{bullet}{code(sig)}" for sig in signature_lines(lb)]
     if lb.warnings:
         lines += ["", "warnings:"]
         lines += [f"{bullet}{w}" for w in lb.warnings]
@@ -114,17 +131,17 @@ def render_table(lb: Leaderboard) -> str:
         raise ConfigError("the terminal table needs rich: pip install 'rrg-eval[compare]' "
                           "(or use --format markdown)") from None
     blocks = lb.section_keys()
-    keys = blocks[0][1] if blocks else []
+    columns = shared_columns(lb)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=None)
     table.add_column("system", justify="left", no_wrap=True)
-    for key in keys:
-        table.add_column(column_label(lb, key), justify="right", no_wrap=True)
+    for label, _ in columns:
+        table.add_column(label, justify="right", no_wrap=True)
     table.add_column("mean rank", justify="right", no_wrap=True)
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
-            table.add_row(f"[{section}]", *([""] * (len(block_keys) + 1)))
+            table.add_row(f"[{section}]", *([""] * (len(columns) + 1)))
         for entry in lb.systems:
-            cells = [f"{cell_value(lb, entry, k)}\n{cell_ci(lb, entry, k)}" for k in block_keys]
+            cells = [f"{cell_value(lb, entry, k[b])}\n{cell_ci(lb, entry, k[b])}" if k[b] else "" for _, k in columns]
             table.add_row(system_label(lb, entry), *cells, _rank_text(block_mean_rank(entry, block_keys)))
         if b < len(blocks) - 1:
             table.add_section()
@@ -168,10 +185,10 @@ def render_markdown(lb: Leaderboard) -> str:
 def render_latex(lb: Leaderboard) -> str:
     """A booktabs table; one block per section; footer and signatures follow as LaTeX comments."""
     blocks = lb.section_keys()
-    keys = blocks[0][1] if blocks else []
-    width = len(keys) + 2
-    lines = [r"\begin{tabular}{l" + "r" * (len(keys) + 1) + "}", r"\toprule",
-             " & ".join(["System", *(latex_escape(column_label(lb, k)) for k in keys), "Mean rank"]) + r" \\",
+    columns = shared_columns(lb)
+    width = len(columns) + 2
+    lines = [r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}", r"\toprule",
+             " & ".join(["System", *(latex_escape(label) for label, _ in columns), "Mean rank"]) + r" \\",
              r"\midrule"]
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
@@ -180,7 +197,11 @@ def render_latex(lb: Leaderboard) -> str:
             lines.append(rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_escape(section)}}}}} \\")
         for entry in lb.systems:
             cells = []
-            for k in block_keys:
+            for _, per_block in columns:
+                k = per_block[b]
+                if k is None:
+                    cells.append("")
+                    continue
                 value = _fmt(entry.scores.get(k, math.nan), lb, k)
                 if lb.significantly_better(entry.name, k):
                     value += r"$^{*}$"
@@ -189,7 +210,7 @@ def render_latex(lb: Leaderboard) -> str:
                                      _rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [f"% {line}" for line in footer_lines(lb)]
-    lines += [f"% {sig}" for sig in lb.signatures.values()]
+    lines += [f"% {sig}" for sig in signature_lines(lb)]
     return "\n".join(lines) + "\n"
 
 
