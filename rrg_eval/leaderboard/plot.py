@@ -49,7 +49,8 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
         ratios = [max(1.8, len(keys)) for _, keys in panels]
     else:
         ratios = [max(1.8, max(len(keys) for _, keys in panels))] * ncols
-    fig = Figure(figsize=(max(5.0, sum(ratios) * per_key + 0.9 * ncols), 3.0 * nrows + 0.8), dpi=dpi)
+    size = (max(5.0, sum(ratios) * per_key + 0.9 * ncols), 3.0 * nrows + 0.8)
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw={"width_ratios": ratios})
     colors = [f"C{i % 10}" for i in range(len(lb.systems))]
     width = 0.8 / max(1, len(lb.systems))
@@ -95,9 +96,8 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
     fig.suptitle(f"{len(lb.systems)} systems, {lb.n} reports; error bars: 95% bootstrap CIs\n"
                  f"★ significantly better than {lb.baseline} (p < {t['alpha']:g}, {test}, seed {t['seed']})",
                  fontsize=9)
-    fig.legend(handles=handles, labels=[e.name for e in lb.systems], loc="lower center",
+    fig.legend(handles=handles, labels=[e.name for e in lb.systems], loc="outside lower center",
                ncol=min(len(lb.systems), 6), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08 if nrows == 1 else 0.04, 1, 0.92 if nrows == 1 else 0.95))
     out = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     with matplotlib.rc_context({"svg.hashsalt": "rrg-eval", "svg.fonttype": "path"}):
