@@ -49,7 +49,7 @@ def _add_metrics_parser(sub: argparse._SubParsersAction) -> None:
 
 def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="leaderboard of several systems with CIs and paired significance tests",
-                       description="Compare systems on the same references: every metric with a 95%% bootstrap "
+                       description="Compare systems on the same references: every metric with a 95% bootstrap "
                                    "CI, a paired test of each system against the first (the baseline), ranks "
                                    "and a mean rank. See docs/compare.md.")
     p.add_argument("systems", nargs="+", metavar="SYSTEM",
