@@ -117,7 +117,8 @@ class Leaderboard:
                 "systems": [s.to_dict() for s in self.systems]}
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        """The JSON of :meth:`to_dict` (NaN written as null)."""
+        return json.dumps(_nan_to_none(self.to_dict()), indent=indent, ensure_ascii=False)
 
     def to_pandas(self) -> pd.DataFrame:
         """Long format: one row per (system, key) with value, CI, p-value, significance and rank."""
@@ -148,6 +149,16 @@ class Leaderboard:
         from .plot import plot_leaderboard
 
         return plot_leaderboard(self, fmt)
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    return obj
 
 
 # -- inputs ------------------------------------------------------------------------------------------------

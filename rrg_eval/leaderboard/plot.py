@@ -88,6 +88,7 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", alpha=0.3)
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     for index in range(len(panels), nrows * ncols):
         axes[index // ncols][index % ncols].set_visible(False)
     t = lb.test

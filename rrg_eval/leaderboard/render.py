@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 
 from ..errors import ConfigError
@@ -246,24 +245,9 @@ def render_csv(lb: Leaderboard) -> str:
     return out.getvalue()
 
 
-def _json_default(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()  # type: ignore[union-attr]
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def render_json(lb: Leaderboard) -> str:
-    """``{"baseline", "test", "signatures", "systems": [...]}``; NaN becomes null."""
-    def clean(obj: object) -> object:
-        if isinstance(obj, float) and obj != obj:
-            return None
-        if isinstance(obj, dict):
-            return {k: clean(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [clean(v) for v in obj]
-        return obj
-
-    return json.dumps(clean(lb.to_dict()), indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    """``{"baseline", "test", "signatures", "systems": [...]}`` at full precision; NaN becomes null."""
+    return lb.to_json(indent=2) + "\n"
 
 
 def render_html(lb: Leaderboard) -> str:
