@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rrg_eval
 from rrg_eval.cli import main
 from rrg_eval.errors import ConfigError, InputError
+from rrg_eval.metrics.base import Metric
 
 REFS = {"r1": "no acute cardiopulmonary abnormality", "r2": "mild cardiomegaly without edema",
         "r3": "small left pleural effusion", "r4": "the lungs are clear"}
@@ -121,3 +124,70 @@ def test_cli_table_to_stdout(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "a (baseline)" in out and "approximate randomization, 50 trials, seed 12345" in out
     assert "bleu|" in out
+
+
+# -- plug-in metrics: a corpus-level micro-F1 with a lower-is-better key, and one that fails ---------------------
+
+@dataclass(frozen=True)
+class _NoOptions:
+    """No options."""
+
+
+class _WordF1(Metric):
+    """Micro-F1 over word sets (sums counts, not a mean of per-report F1) and a lower-is-better miss rate."""
+
+    name = "test_word_f1"
+    Config = _NoOptions
+    description = "test metric"
+    keys = ("word_f1", "miss_rate")
+    key_kinds = {"miss_rate": "rate"}
+    lower_is_better = frozenset({"miss_rate"})
+
+    def compute_stats(self, *, predictions, references, ids, context):
+        rows = []
+        for pred, ref in zip(predictions, references):
+            p, r = set(pred.split()), set(ref.split())
+            rows.append([len(p & r), len(p - r), len(r - p)])
+        return {"counts": np.asarray(rows, dtype=np.int64).reshape(-1, 3), "ids": list(ids)}
+
+    def aggregate(self, stats):
+        tp, fp, fn = stats["counts"].sum(axis=0)
+        return {"word_f1": 2 * tp / max(1, 2 * tp + fp + fn), "miss_rate": fn / max(1, tp + fn)}
+
+    def per_report(self, stats):
+        return {}
+
+
+class _Broken(_WordF1):
+    name = "test_broken"
+
+    def compute_stats(self, *, predictions, references, ids, context):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    from rrg_eval.metrics import registry
+
+    monkeypatch.setitem(registry._extra, _WordF1.name, _WordF1)
+    monkeypatch.setitem(registry._extra, _Broken.name, _Broken)
+
+
+def test_plugin_metric_lower_is_better_and_a_failing_metric(plugins, tmp_path, capsys):
+    board = rrg_eval.compare(systems={"bad": BAD, "good": GOOD}, references=REFS,
+                             metrics=["test_word_f1", "test_broken"], resamples=50, use_cache=False)
+    assert board.keys == ["word_f1", "miss_rate"]
+    assert "boom" in board.errors["test_broken"]
+    good = board.system("good")
+    assert good.scores["miss_rate"] < board.systems[0].scores["miss_rate"]
+    assert good.ranks == {"word_f1": 1, "miss_rate": 1}
+    assert "miss_rate (%) ↓" in board.render("markdown")
+    assert "test_broken: RuntimeError: boom" in board.render("table")
+    refs = _write(tmp_path / "refs.jsonl", REFS)
+    code = main(["compare", "--refs", str(refs), f"a={_write(tmp_path / 'a.jsonl', BAD)}",
+                 f"b={_write(tmp_path / 'b.jsonl', GOOD)}", "--metrics", "test_word_f1,test_broken",
+                 "--resamples", "20", "--format", "csv"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "metric test_broken failed" in captured.err
+    assert captured.out.count("\n") == 1 + 2 * 2  # header + 2 systems x 2 keys
