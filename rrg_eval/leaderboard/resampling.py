@@ -106,22 +106,28 @@ def ar_p(scores_a: np.ndarray, scores_b: np.ndarray, observed_diff: float) -> fl
     return p_value(diffs, abs(observed_diff))
 
 
+def _values_equal(a: object, b: object) -> bool:
+    """Deep equality over numpy arrays, sequences (tuples, NamedTuples, lists), dicts and scalars."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape != y.shape:
+            return False
+        if x.dtype.kind in "fc" and y.dtype.kind in "fc":
+            return bool(np.array_equal(x, y, equal_nan=True))
+        if x.dtype == object or y.dtype == object:
+            return all(_values_equal(u, v) for u, v in zip(x.ravel().tolist(), y.ravel().tolist()))
+        return bool(np.array_equal(x, y))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_values_equal(u, v) for u, v in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return bool(a == b)
+
+
 def stats_identical(first: Stats, second: Stats) -> bool:
     """True when two systems' per-report statistics are equal column by column (then p = 1 by definition)."""
     if set(first) != set(second):
         return False
-    for key, value in first.items():
-        other = second[key]
-        if isinstance(value, np.ndarray) or isinstance(other, np.ndarray):
-            a, b = np.asarray(value), np.asarray(other)
-            if a.shape != b.shape:
-                return False
-            try:
-                if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
-                    return False
-            except TypeError:
-                if not np.array_equal(a, b):
-                    return False
-        elif list(value) != list(other):
-            return False
-    return True
+    return all(_values_equal(value, second[key]) for key, value in first.items())
