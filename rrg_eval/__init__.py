@@ -14,15 +14,18 @@ from .version import __version__
 if TYPE_CHECKING:
     from .api import score
     from .errors import ConfigError, InputError, MetricError, MetricUnavailable, RrgEvalError
+    from .leaderboard import Leaderboard, compare
     from .metrics.base import Metric
     from .metrics.registry import load_metric, register
     from .result import Result
 
-__all__ = ["ConfigError", "InputError", "Metric", "MetricError", "MetricUnavailable", "Result", "RrgEvalError",
-           "__version__", "list_metrics", "load_metric", "register", "score"]
+__all__ = ["ConfigError", "InputError", "Leaderboard", "Metric", "MetricError", "MetricUnavailable", "Result",
+           "RrgEvalError", "__version__", "compare", "list_metrics", "load_metric", "register", "score"]
 
 _LAZY = {
     "score": ("api", "score"),
+    "compare": ("leaderboard.leaderboard", "compare"),
+    "Leaderboard": ("leaderboard.leaderboard", "Leaderboard"),
     "load_metric": ("metrics.registry", "load_metric"),
     "register": ("metrics.registry", "register"),
     "Metric": ("metrics.base", "Metric"),
