@@ -262,3 +262,16 @@ def test_vit_encoder_with_mlp_adapter_trains_a_step(synth) -> None:  # type: ign
     assert math.isfinite(float(loss)) and model.mapping.net[0].weight.grad is not None
     with pytest.raises(ConfigError, match="takes 32x32 images"):
         build_model(cfg.replace("data", image_size=(32, 64)), tokenizer)
+
+
+def test_accelerate_and_gradient_checkpointing_match_the_plain_loop(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("accelerate")
+    images, studies, _ = synth
+    plain = _tiny(epochs=2)
+    train(plain, studies[:8], [], images, tmp_path / "plain")
+    other = plain.replace("train", accelerate=True, grad_checkpointing=True)
+    outcome = train(other, studies[:8], [], images, tmp_path / "acc")
+    assert outcome.epochs_run == 2
+    for name in ("encoder.safetensors", "mapping.safetensors", "adapter.safetensors"):
+        a, b = _tensors(tmp_path / "plain/checkpoints/last" / name), _tensors(tmp_path / "acc/checkpoints/last" / name)
+        assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a), name
