@@ -117,6 +117,11 @@ def build_lm(cfg: GeneratorConfig, tokenizer: Any) -> tuple[nn.Module, bool]:
             kwargs["quantization_config"] = _four_bit()
         if cfg.lm.quantization == "4bit":
             kwargs["device_map"] = {"": torch.cuda.current_device()}
+        elif _bf16_weights(cfg):
+            import transformers
+
+            key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+            kwargs[key] = torch.bfloat16  # the frozen base in bf16; peft keeps the LoRA weights in fp32
         model = AutoModelForCausalLM.from_pretrained(cfg.lm.pretrained, **kwargs)
         if cfg.lm.quantization == "4bit":
             from peft import prepare_model_for_kbit_training
@@ -131,6 +136,12 @@ def build_lm(cfg: GeneratorConfig, tokenizer: Any) -> tuple[nn.Module, bool]:
     if values["vocab_size"] < len(tokenizer):
         raise ConfigError(f"lm.config.vocab_size {values['vocab_size']} < tokenizer size {len(tokenizer)}")
     return AutoModelForCausalLM.from_config(_auto_config(values, "lm")), True
+
+
+def _bf16_weights(cfg: GeneratorConfig) -> bool:
+    """Load a pretrained LM's frozen weights in bf16: only on CUDA, when the precision allows it."""
+    on_cuda = cfg.train.device.startswith("cuda") or (cfg.train.device == "auto" and torch.cuda.is_available())
+    return on_cuda and cfg.train.precision in ("auto", "bf16")
 
 
 def _four_bit() -> Any:
