@@ -230,8 +230,14 @@ class JsonOverlap(Metric):
 
 
 def _looks_like_json(text: str) -> bool:
-    stripped = text.lstrip()
-    return stripped.startswith(("{", "[", "```"))
+    """True when ``text`` parses as a JSON object or list (code fences allowed)."""
+    if not text.lstrip().startswith(("{", "[", "```")):
+        return False
+    match = _FENCE.match(text)
+    try:
+        return isinstance(json.loads(match.group(1) if match else text), (dict, list))
+    except ValueError:
+        return False
 
 
 def _parse_no_fence(text: str) -> tuple[list[dict[str, Any]] | None, str | None]:
