@@ -249,3 +249,12 @@ def test_synthetic_model_loads_in_transformers(tiny_dir: Path) -> None:
     assert type(model).__name__ == "DistilBertModel" and model.config.n_layers == 6
     tok = AutoTokenizer.from_pretrained(str(folder))
     assert tok("No acute disease.")["input_ids"][0] == 101 and tok.model_max_length == 512
+
+
+def test_unavailable_device_is_a_config_error(model_env: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        BertScore(device="cuda").compute(predictions=["a"], references=["b"])

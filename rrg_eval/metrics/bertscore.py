@@ -152,6 +152,21 @@ def _truncate_layers(model: Any, num_layers: int) -> Any:
     raise ConfigError(f"bertscore: cannot find the transformer layers of {type(model).__name__}")
 
 
+def _quiet_load(auto_class: Any, folder: Path) -> Any:
+    """``auto_class.from_pretrained(folder)`` without transformers' progress bar (only the CLI writes output)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - very old transformers
+        return auto_class.from_pretrained(str(folder))
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return auto_class.from_pretrained(str(folder))
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 class _Encoder:
     """Tokenizer and truncated model of one folder: texts -> token ids -> contextual embeddings."""
 
@@ -160,15 +175,20 @@ class _Encoder:
         from transformers import AutoModel, AutoTokenizer
 
         self.torch = torch
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"bertscore.device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
+        try:
+            self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                       ("cpu" if device == "auto" else device))
+        except RuntimeError as exc:
+            raise ConfigError(f"bertscore.device: {exc}") from None
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         if type(tokenizer).__name__.lower().startswith(("roberta", "gpt2")):
             tokenizer = AutoTokenizer.from_pretrained(str(folder), add_prefix_space=True)
         self.tokenizer = tokenizer
-        model = AutoModel.from_pretrained(str(folder))
+        model = _quiet_load(AutoModel, folder)
         model.eval()
         model = _truncate_layers(model, num_layers).float()
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                   ("cpu" if device == "auto" else device))
         self.model = model.to(self.device)
         limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
         if limit <= 0 or limit > 100_000:
