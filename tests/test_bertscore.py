@@ -258,3 +258,28 @@ def test_unavailable_device_is_a_config_error(model_env: Path) -> None:
         pytest.skip("CUDA is available here")
     with pytest.raises(ConfigError, match="CUDA is not available"):
         BertScore(device="cuda").compute(predictions=["a"], references=["b"])
+
+
+def test_default_run_without_weights_lists_bertscore_as_unavailable(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrg_eval.api import build_metrics
+    from rrg_eval.catalog import describe
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    metrics, unavailable = build_metrics(None)
+    assert "bertscore" in unavailable and "bertscore" not in [m.name for m in metrics]
+    assert "rrg-eval models download" in unavailable["bertscore"]
+    info = describe("bertscore")
+    assert info.extra == "models" and info.default_config["num_layers"] == 5
+    with pytest.raises(MetricUnavailable, match="bertscore cannot run"):
+        build_metrics("bertscore")
+
+
+def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    reason = BertScore().unavailable_reason()
+    assert reason == "BERTScore needs torch: pip install 'rrg-eval[models]'"
