@@ -9,6 +9,7 @@ import json
 import resource
 import sys
 import time
+from importlib.metadata import version
 
 
 def main() -> None:
@@ -21,7 +22,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     out = {"P": [float(x) for x in P], "R": [float(x) for x in R], "F": [float(x) for x in F],
            "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "versions": {"bert_score": "0.3.13", "transformers": transformers.__version__}}
+           "versions": {"bert_score": version("bert-score"), "transformers": transformers.__version__}}
     sys.stdout.write(json.dumps(out))
 
 
