@@ -32,6 +32,8 @@ def _add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of {metric: {field: value}} options")
     p.add_argument("--normalize", choices=["none", "lower", "r2gen", "r2gen_mimic"],
                    help="text normalisation for the lexical metrics (default: none)")
+    p.add_argument("--device", help="device for model metrics: auto (default), cpu, cuda, cuda:1")
+    p.add_argument("--batch-size", type=int, metavar="N", help="batch size for model metrics")
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--cache-dir", metavar="DIR", help="annotation cache folder (default: ~/.cache/rrg-eval)")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the annotation cache")
@@ -322,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score_parser(sub)
     _add_metrics_parser(sub)
     _add_compare_parser(sub)
+    _add_models_parser(sub)
     _add_baseline_parser(sub)
     return parser
 
@@ -346,6 +349,10 @@ def _run_score(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _run_dry_run(args, set_options, file_options)
     global_options = {"normalize": args.normalize} if args.normalize else {}
+    if args.device:
+        global_options["device"] = args.device
+    if args.batch_size is not None:
+        global_options["batch_size"] = args.batch_size
     metrics, unavailable = build_metrics(args.metrics, strict=args.strict, options=set_options,
                                          global_options=global_options, file_options=file_options)
     preds = read_reports(args.predictions, id_field=args.id_field, text_field=args.text_field)
@@ -375,6 +382,52 @@ def _run_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- rrg-eval models: list / download / verify / synth (logic in rrg_eval.model_admin) -------------------------
+def _add_models_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, download, verify or synthesise the model files metrics need",
+                       description="Model files of the model-based metrics: where they are found, fetching "
+                                   "them for an air-gapped machine, checking them, and synthetic checkpoints.")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    for action, text in (("list", "what each metric needs, where it was found, size and sha256"),
+                         ("verify", "check that every file is present and loadable, with its sha256")):
+        a = msub.add_parser(action, help=text, description=text)
+        a.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
+        a.add_argument("--format", default="table", choices=["table", "json"])
+    d = msub.add_parser("download", help="fetch every needed file from the Hugging Face hub",
+                        description="Fetch every needed file, into DIR laid out as $RRG_EVAL_MODEL_DIR (or into "
+                                    "the hub cache without --to).")
+    d.add_argument("--to", metavar="DIR", help="target folder, usable as $RRG_EVAL_MODEL_DIR")
+    d.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
+    d.add_argument("--format", default="table", choices=["table", "json"])
+    s = msub.add_parser("synth", help="write synthetic checkpoints (seeded random weights) for offline tests",
+                        description="Write synthetic checkpoints in the official formats into OUT_DIR, laid out "
+                                    "as $RRG_EVAL_MODEL_DIR.")
+    s.add_argument("kind", help="bertscore, chexbert or radgraph")
+    s.add_argument("out_dir", help="output folder (use it as $RRG_EVAL_MODEL_DIR)")
+    s.add_argument("--size", default="tiny", choices=["tiny", "base"], help="tiny (tests) or base (real sizes)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from . import model_admin
+    from .options import select_metrics
+
+    selected = select_metrics(args.metrics)[0] if getattr(args, "metrics", None) else None
+    if args.models_command == "list":
+        sys.stdout.write(model_admin.render_weights(model_admin.list_weights(selected), args.format))
+        return 0
+    if args.models_command == "download":
+        sys.stdout.write(model_admin.render_weights(model_admin.download(args.to, selected), args.format))
+        return 0
+    if args.models_command == "verify":
+        results = model_admin.verify(selected)
+        sys.stdout.write(model_admin.render_verify(results, args.format))
+        return 0 if all(r.ok for r in results) else 1
+    root = model_admin.synth(args.kind, args.out_dir, size=args.size, seed=args.seed)
+    print(f"wrote synthetic {args.kind} ({args.size}, seed {args.seed}) to {root}; use it as RRG_EVAL_MODEL_DIR={root}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rrg-eval`` console script; returns the exit code."""
     parser = build_parser()
@@ -382,7 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"score": _run_score, "metrics": _run_metrics, "compare": _run_compare, "baseline": _run_baseline}
+    handlers = {"score": _run_score, "metrics": _run_metrics, "compare": _run_compare, "models": _run_models,
+                "baseline": _run_baseline}
     try:
         return handlers[args.command](args)
     except RrgEvalError as exc:

@@ -1,0 +1,491 @@
+"""BERTScore, equal to ``bert_score.score`` (bert-score 0.3.13), with our own batched and cached embedding code.
+
+What is reproduced from bert-score 0.3.13 (``bert_score.score`` with one reference per candidate):
+
+* tokenisation: the model's tokenizer with its special tokens (``[CLS] ... [SEP]``), texts stripped first, an
+  empty text encoded as ``[CLS] [SEP]``, truncation to the tokenizer's ``model_max_length`` (the model's
+  position limit when the tokenizer sets none); truncations are counted in the warnings;
+* the representation: the output of layer ``num_layers`` (the model cut after that layer, as bert-score does);
+* weights: without idf every token weighs 1 except the ``[CLS]`` and ``[SEP]`` ids (0); with idf, token ``t``
+  weighs ``log((N + 1) / (df(t) + 1))`` where ``N`` is the number of reference rows and ``df`` counts the
+  reference rows containing ``t`` (unseen tokens ``log(N + 1)``), so ``[CLS]``/``[SEP]`` weigh 0 as well;
+* greedy matching on cosine similarities in float32: P = weighted mean over candidate tokens of their best
+  similarity to a reference token, R the other way round, F = 2PR / (P + R); an empty candidate or reference
+  (only ``[CLS] [SEP]``) gets P = R = 0, and F = 0 where it is undefined;
+* bert-score pads the pairs of each batch of ``batch_size`` rows to the longest text in that batch and lets the
+  padding (similarity 0) take part in the maximum: a token's best similarity is therefore at least 0 when the
+  other text is shorter than the longest one of its batch. This only matters when every similarity of a token
+  is negative (not seen with trained models) and is reproduced exactly;
+* rescaling with the baseline file that ships inside the bert-score package
+  (``bert_score/rescale_baseline/<lang>/<model_type>.tsv``, row ``num_layers``): ``(x - b) / (1 - b)``,
+  separately for P, R and F.
+
+Per-report P, R and F are computed once in ``compute_stats``; with ``idf=True`` the idf weights come from the
+whole reference corpus given to ``compute_stats`` (as ``bert_score.score`` computes them from its ``refs``), and
+stay fixed when rows are resampled: ``aggregate`` is the plain mean of the per-report values, which equals
+bert-score's output on the full corpus. Embeddings are computed once per distinct text (sorted by length,
+batched) and cached on disk keyed by the model's identity (name, layer, digest of its files) and the text.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import struct
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import AnnotationCache, text_key
+from ..config import option
+from ..errors import ConfigError, MetricUnavailable
+from ..stats import Stats
+from ..weights import WeightRequest, hub_offline, resolve
+from .base import Metric, RunContext, count_empty
+
+INSTALL_HINT = "pip install 'rrg-eval[models]'"
+
+# The layer bert-score uses by default for some common models (bert_score.utils.model2layers, tuned on WMT16).
+DEFAULT_LAYERS: dict[str, int] = {
+    "distilbert-base-uncased": 5,
+    "distilbert-base-multilingual-cased": 5,
+    "distilroberta-base": 5,
+    "bert-base-uncased": 9,
+    "bert-large-uncased": 18,
+    "bert-base-multilingual-cased": 9,
+    "roberta-base": 10,
+    "roberta-large": 17,
+    "microsoft/deberta-xlarge-mnli": 40,
+}
+
+# Files fetched for a hub model (WordPiece tokenizers; other models can be given as a local folder).
+MODEL_FILES: tuple[tuple[str, str], ...] = (
+    ("config.json", "model configuration"),
+    ("tokenizer_config.json", "tokenizer configuration"),
+    ("vocab.txt", "WordPiece vocabulary"),
+    ("model.safetensors", "model weights"),
+)
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_MAGIC = b"BSE1"
+_HEADER = struct.Struct("<4siiB")
+
+
+@dataclass(frozen=True)
+class BertScoreConfig:
+    """Options of ``bertscore`` (names as in ``bert_score.score``)."""
+
+    model_type: str = option("distilbert-base-uncased", sig="model",
+                             help="hub id of the model (its folder in $RRG_EVAL_MODEL_DIR is <org>--<name>)")
+    num_layers: int | None = option(None, sig="L", help="layer whose output is used (default: bert-score's "
+                                                        "choice for model_type, 5 for distilbert-base-uncased)")
+    idf: bool = option(False, help="weight tokens by idf computed from the references")
+    rescale_with_baseline: bool = option(True, sig="rescaled", help="rescale with bert-score's baseline file")
+    lang: str = option("en", help="language of the baseline file (bert_score/rescale_baseline/<lang>/)")
+    baseline_path: str | None = option(None, in_signature=False,
+                                       help="a baseline TSV of your own (its digest goes into the signature)")
+    model_path: str | None = option(None, in_signature=False,
+                                    help="local model folder (config.json, tokenizer files, weights)")
+    batch_size: int = option(64, in_signature=False, help="texts per forward pass (and pairs per matching batch)")
+    device: str = option("auto", in_signature=False, help="'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1'")
+
+
+def bundled_baseline(lang: str, model_type: str) -> Path | None:
+    """The rescaling baseline file that ships inside the bert-score package, if installed and present."""
+    spec = importlib.util.find_spec("bert_score")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "rescale_baseline" / lang / f"{model_type}.tsv"
+    return path if path.is_file() else None
+
+
+def read_baseline(path: Path, num_layers: int) -> np.ndarray:
+    """Row ``num_layers`` (P, R, F) of a bert-score baseline TSV (``LAYER,P,R,F`` header), as float32."""
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        rows = [[float(v) for v in ln.split(",")] for ln in lines[1:]]
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"bertscore: cannot read the baseline file {path}: {exc}") from None
+    if num_layers >= len(rows) or len(rows[num_layers]) < 4:
+        raise ConfigError(f"bertscore: the baseline file {path} has no row for layer {num_layers}")
+    return np.asarray(rows[num_layers][1:4], dtype=np.float64).astype(np.float32)
+
+
+def encode_entry(ids: np.ndarray, emb: np.ndarray, truncated: bool) -> bytes:
+    """Serialise one text's token ids and float32 embeddings for the annotation cache."""
+    n, d = emb.shape
+    return (_HEADER.pack(_MAGIC, n, d, int(truncated)) + np.ascontiguousarray(ids, dtype="<i4").tobytes()
+            + np.ascontiguousarray(emb, dtype="<f4").tobytes())
+
+
+def decode_entry(blob: bytes) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The inverse of :func:`encode_entry`; None for a damaged entry."""
+    if len(blob) < _HEADER.size:
+        return None
+    magic, n, d, truncated = _HEADER.unpack_from(blob)
+    if magic != _MAGIC or n < 0 or d <= 0 or len(blob) != _HEADER.size + 4 * n + 4 * n * d:
+        return None
+    ids = np.frombuffer(blob, dtype="<i4", count=n, offset=_HEADER.size).astype(np.int64)
+    emb = np.frombuffer(blob, dtype="<f4", count=n * d, offset=_HEADER.size + 4 * n).reshape(n, d)
+    return ids, emb, bool(truncated)
+
+
+def _truncate_layers(model: Any, num_layers: int) -> Any:
+    """Keep the first ``num_layers`` transformer layers (as bert-score does), so out[0] is that layer's output."""
+    import torch
+
+    if hasattr(model, "decoder") and hasattr(model, "encoder"):
+        model = model.encoder
+    for path in (("encoder", "layer"), ("transformer", "layer"), ("layers",), ("layer",), ("encoder", "block")):
+        owner = model
+        for part in path[:-1]:
+            owner = getattr(owner, part, None)
+        layers = getattr(owner, path[-1], None) if owner is not None else None
+        if isinstance(layers, torch.nn.ModuleList):
+            if not 0 <= num_layers <= len(layers):
+                raise ConfigError(f"bertscore.num_layers must be between 0 and {len(layers)} for this model, "
+                                  f"got {num_layers}")
+            setattr(owner, path[-1], torch.nn.ModuleList(list(layers)[:num_layers]))
+            return model
+    raise ConfigError(f"bertscore: cannot find the transformer layers of {type(model).__name__}")
+
+
+def _quiet_load(auto_class: Any, folder: Path) -> Any:
+    """``auto_class.from_pretrained(folder)`` without transformers' progress bar (only the CLI writes output)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - very old transformers
+        return auto_class.from_pretrained(str(folder))
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return auto_class.from_pretrained(str(folder))
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+class _Encoder:
+    """Tokenizer and truncated model of one folder: texts -> token ids -> contextual embeddings."""
+
+    def __init__(self, folder: Path, num_layers: int, device: str, batch_size: int) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.torch = torch
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"bertscore.device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
+        try:
+            self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                       ("cpu" if device == "auto" else device))
+        except RuntimeError as exc:
+            raise ConfigError(f"bertscore.device: {exc}") from None
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        if type(tokenizer).__name__.lower().startswith(("roberta", "gpt2")):
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), add_prefix_space=True)
+        self.tokenizer = tokenizer
+        model = _quiet_load(AutoModel, folder)
+        model.eval()
+        model = _truncate_layers(model, num_layers).float()
+        self.model = model.to(self.device)
+        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+        if limit <= 0 or limit > 100_000:
+            limit = int(getattr(model.config, "max_position_embeddings", 512))
+        self.max_length = limit
+        self.batch_size = max(1, batch_size)
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad) if pad is not None else 0
+
+    def tokenize(self, texts: list[str]) -> list[tuple[np.ndarray, bool]]:
+        """Token ids with special tokens, truncated to ``max_length`` keeping the final special token."""
+        out = []
+        for start in range(0, len(texts), 1024):
+            chunk = texts[start:start + 1024]
+            encoded = self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+            for ids in encoded:
+                truncated = len(ids) > self.max_length
+                if truncated:
+                    ids = list(ids[:self.max_length - 1]) + [ids[-1]]
+                out.append((np.asarray(ids, dtype=np.int64), truncated))
+        return out
+
+    def embed(self, token_ids: list[np.ndarray]) -> list[np.ndarray]:
+        """Layer outputs (float32, one row per token) of each id sequence; batches of similar lengths."""
+        torch = self.torch
+        order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
+        result: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(token_ids)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                width = max(len(token_ids[i]) for i in batch)
+                ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    n = len(token_ids[i])
+                    ids[row, :n] = torch.from_numpy(token_ids[i])
+                    mask[row, :n] = 1
+                out = self.model(ids.to(self.device), attention_mask=mask.to(self.device))[0]
+                out = out.float().cpu().numpy()
+                for row, i in enumerate(batch):
+                    result[i] = np.ascontiguousarray(out[row, :len(token_ids[i])])
+        return result
+
+
+def _single_thread_blas() -> Any:
+    """A context limiting numpy's BLAS to one thread (threadpoolctl, installed with scikit-learn), if available."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _unit_rows(emb: np.ndarray) -> np.ndarray:
+    """Each embedding divided by its L2 norm (float32), as bert-score normalises before matching."""
+    return emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+
+
+def greedy_match_batch(hyps: list[np.ndarray], refs: list[np.ndarray], hyp_w: list[np.ndarray],
+                       ref_w: list[np.ndarray]) -> np.ndarray:
+    """Raw (P, R, F) rows of one batch of pairs, exactly as bert-score's batched matching computes them.
+
+    Inputs are unit-normalised float32 embeddings and float32 token weights. bert-score pads every text of the
+    batch to the longest one and gives padded positions similarity 0, which takes part in the maxima (its
+    padding quirk); padded weights are 0. Here each pair is matched at its own size (no wasted products) and
+    the quirk is applied as a floor of 0 where the other text is shorter than the longest of the batch.
+    """
+    lh = max(len(h) for h in hyps)
+    lr = max(len(r) for r in refs)
+    out = np.zeros((len(hyps), 3), np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i, (h, r, hw, rw) in enumerate(zip(hyps, refs, hyp_w, ref_w)):
+            sim = h @ r.T
+            word_p = sim.max(axis=1)
+            word_r = sim.max(axis=0)
+            if len(r) < lr:
+                word_p = np.maximum(word_p, np.float32(0))
+            if len(h) < lh:
+                word_r = np.maximum(word_r, np.float32(0))
+            p = np.float32((word_p * (hw / hw.sum())).sum())
+            rc = np.float32((word_r * (rw / rw.sum())).sum())
+            f = np.float32(2) * p * rc / (p + rc)
+            if len(h) == 2 or len(r) == 2:
+                p = rc = np.float32(0)
+            out[i] = (p, rc, 0.0 if np.isnan(f) else f)
+    return out
+
+
+class BertScore(Metric):
+    """BERTScore P/R/F1 (bert-score 0.3.13 convention), means over reports."""
+
+    name = "bertscore"
+    Config = BertScoreConfig
+    description = "token-level greedy matching of contextual embeddings (BERTScore, rescaled)"
+    reference = ("bert-score 0.3.13 bert_score.score(model_type='distilbert-base-uncased', num_layers=5, "
+                 "idf=False, lang='en', rescale_with_baseline=True)")
+    keys = ("bertscore_p", "bertscore_r", "bertscore_f1")
+    key_kinds = {"bertscore_p": "score", "bertscore_r": "score", "bertscore_f1": "score"}
+    extra = "models"
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        if self.config.num_layers is None:
+            layers = DEFAULT_LAYERS.get(self.config.model_type)
+            if layers is None:
+                raise ConfigError(f"bertscore: no default layer known for model_type {self.config.model_type!r}; "
+                                  f"set bertscore.num_layers")
+            self.config = replace(self.config, num_layers=layers)
+        if self.config.batch_size < 1:
+            raise ConfigError("bertscore.batch_size must be at least 1")
+        self._encoder: _Encoder | None = None
+        self._identity: tuple[Path, str] | None = None
+
+    # -- availability and weights --------------------------------------------------------------------------
+    def required_weights(self) -> list[WeightRequest]:
+        if self.config.model_path:
+            return []
+        return [WeightRequest(self.config.model_type, f, f"{what} of the BERTScore model")
+                for f, what in MODEL_FILES]
+
+    def unavailable_reason(self) -> str | None:
+        for module in ("torch", "transformers"):
+            if importlib.util.find_spec(module) is None:
+                return f"BERTScore needs {module}: {INSTALL_HINT}"
+        if self.config.rescale_with_baseline:
+            try:
+                self._baseline_file()
+            except ConfigError as exc:
+                return str(exc)
+        if self.config.model_path or hub_offline():
+            try:
+                self._folder(use_hub=not self.config.model_path)
+            except MetricUnavailable as exc:
+                return str(exc)
+        return None
+
+    def _baseline_file(self) -> Path:
+        if self.config.baseline_path:
+            path = Path(self.config.baseline_path).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"bertscore.baseline_path {path} does not exist")
+            return path
+        path = bundled_baseline(self.config.lang, self.config.model_type)
+        if path is None:
+            raise ConfigError(f"bertscore: no rescaling baseline for {self.config.model_type!r} ({self.config.lang}) "
+                              f"in the installed bert-score package ({INSTALL_HINT}); set bertscore.baseline_path "
+                              f"or bertscore.rescale_with_baseline=false")
+        return path
+
+    def _folder(self, use_hub: bool = True) -> Path:
+        """The local model folder: explicit model_path, $RRG_EVAL_MODEL_DIR/<org>--<name>/, the hub cache."""
+        if self.config.model_path:
+            folder = Path(self.config.model_path).expanduser()
+            if not (folder / "config.json").is_file():
+                raise MetricUnavailable(f"bertscore.model_path {folder} is not a model folder (no config.json)")
+            return folder
+        paths = [resolve(req, use_hub=use_hub) for req in self.required_weights()]
+        folder = paths[0].parent
+        for p in paths[1:]:
+            if p.parent != folder:
+                raise MetricUnavailable(f"bertscore: the files of {self.config.model_type} are not in one folder "
+                                        f"({folder} and {p.parent})")
+        return folder
+
+    def _model_identity(self, cache_dir: Path | None) -> tuple[Path, str]:
+        """(folder, cache namespace): name, layer and a digest of the config, tokenizer and weight files."""
+        if self._identity is None:
+            from ..fingerprint import files_digest
+
+            folder = self._folder()
+            names = ["config.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json",
+                     "merges.txt", "special_tokens_map.json", *WEIGHT_FILES]
+            files = [folder / n for n in names if (folder / n).is_file()]
+            if not any(f.name in WEIGHT_FILES for f in files):
+                raise MetricUnavailable(f"bertscore: no model.safetensors or pytorch_model.bin in {folder}")
+            digest = files_digest(files, cache_dir)
+            label = self.config.model_type.replace("/", "--")
+            self._identity = (folder, f"bertscore-{label}-L{self.config.num_layers}-{digest[:16]}")
+        return self._identity
+
+    def backend_versions(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.config.baseline_path and self.config.rescale_with_baseline:
+            from ..fingerprint import file_sha256
+
+            try:
+                out["baseline"] = file_sha256(self.config.baseline_path)[:12]
+            except OSError:
+                out["baseline"] = "missing"
+        if self._identity is not None:
+            out["weights"] = self._identity[1].rsplit("-", 1)[-1][:12]
+        return out
+
+    # -- computing -----------------------------------------------------------------------------------------
+    def _encoder_for(self, folder: Path) -> _Encoder:
+        if self._encoder is None:
+            try:
+                self._encoder = _Encoder(folder, int(self.config.num_layers), self.config.device,
+                                         self.config.batch_size)
+            except ImportError as exc:
+                raise MetricUnavailable(f"BERTScore needs torch and transformers ({exc}): {INSTALL_HINT}") from None
+        return self._encoder
+
+    def encodings(self, texts: list[str], context: RunContext) -> dict[str, tuple[np.ndarray, np.ndarray, bool]]:
+        """Token ids, embeddings and truncation flag of each distinct (stripped) text; cached on disk."""
+        folder, namespace = self._model_identity(context.cache_dir)
+        cache = AnnotationCache(context.cache_dir, namespace)
+        try:
+            keys = {t: text_key(t) for t in texts}
+            hits = cache.get_many(keys.values())
+            if cache.rebuilt:
+                context.warn(self.name, f"the embedding cache {cache.path} was corrupt; moved aside and rebuilt")
+            found: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
+            damaged = 0
+            for text, key in keys.items():
+                blob = hits.get(key)
+                entry = decode_entry(blob) if blob is not None else None
+                if blob is not None and entry is None:
+                    damaged += 1
+                if entry is not None:
+                    found[text] = entry
+            if damaged:
+                context.warn(self.name, f"{damaged} damaged cache entr{'y' if damaged == 1 else 'ies'} recomputed")
+            missing = [t for t in texts if t not in found]
+            if missing:
+                encoder = self._encoder_for(folder)
+                tokens = encoder.tokenize(missing)
+                embeddings = encoder.embed([ids for ids, _ in tokens])
+                new = {}
+                for text, (ids, truncated), emb in zip(missing, tokens, embeddings):
+                    found[text] = (ids, emb, truncated)
+                    new[keys[text]] = encode_entry(ids, emb, truncated)
+                cache.put_many(new)
+        finally:
+            cache.close()
+        return found
+
+    def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
+                      context: RunContext) -> Stats:
+        if not references:
+            return {k: np.zeros(0) for k in self.keys}
+        count_empty(predictions, references, self.name, context)
+        hyps = [p.strip() for p in predictions]
+        refs = [r.strip() for r in references]
+        enc = self.encodings(list(dict.fromkeys(hyps + refs)), context)
+        truncated = sum(1 for t in enc.values() if t[2])
+        if truncated:
+            limit = self._encoder.max_length if self._encoder is not None else "the model's maximum"
+            context.warn(self.name, f"{truncated} text(s) longer than {limit} tokens truncated, as bert-score does")
+        weights = self._token_weights(refs, enc)
+        unit = {t: _unit_rows(e[1]) for t, e in enc.items()}
+        tok_w = {t: weights(e[0]) for t, e in enc.items()}
+        rows = len(refs)
+        bs = self.config.batch_size
+        out = np.zeros((rows, 3), dtype=np.float32)
+        with _single_thread_blas():  # thousands of small products: BLAS threads only add contention
+            for start in range(0, rows, bs):
+                hb = hyps[start:start + bs]
+                rb = refs[start:start + bs]
+                out[start:start + len(hb)] = greedy_match_batch([unit[t] for t in hb], [unit[t] for t in rb],
+                                                                [tok_w[t] for t in hb], [tok_w[t] for t in rb])
+        if np.isnan(out).any():
+            context.warn(self.name, f"{int(np.isnan(out).any(axis=1).sum())} report(s) with undefined scores (NaN), "
+                                    f"as bert-score gives them (all token weights zero)")
+        if self.config.rescale_with_baseline:
+            base = read_baseline(self._baseline_file(), int(self.config.num_layers))
+            out = ((out - base) / (np.float32(1) - base)).astype(np.float32)
+        values = out.astype(np.float64)
+        return {"bertscore_p": values[:, 0], "bertscore_r": values[:, 1], "bertscore_f1": values[:, 2]}
+
+    def _token_weights(self, refs: list[str], enc: dict[str, tuple[np.ndarray, np.ndarray, bool]]) -> Any:
+        """A function: token ids -> float32 weights (idf from the reference rows, or 1 with [CLS]/[SEP] at 0)."""
+        any_ids = next(iter(enc.values()))[0]
+        special = {int(any_ids[0]), int(any_ids[-1])}
+        if not self.config.idf:
+            def plain(ids: np.ndarray) -> np.ndarray:
+                return np.array([0.0 if int(t) in special else 1.0 for t in ids], dtype=np.float32)
+            return plain
+        n_docs = len(refs)
+        df: Counter[int] = Counter()
+        for text in refs:
+            df.update(set(int(t) for t in enc[text][0]))
+        unseen = math.log(n_docs + 1)
+        idf = {tok: math.log((n_docs + 1) / (c + 1)) for tok, c in df.items()}
+
+        def weighted(ids: np.ndarray) -> np.ndarray:
+            return np.array([idf.get(int(t), unseen) for t in ids], dtype=np.float32)
+        return weighted
+
+    def aggregate(self, stats: Stats) -> dict[str, float]:
+        return {k: float(np.mean(stats[k])) if len(stats[k]) else 0.0 for k in self.keys}
+
+    def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
+        return {k: np.asarray(stats[k], dtype=float) for k in self.keys}
+
+    def close(self) -> None:
+        self._encoder = None
+
