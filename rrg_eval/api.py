@@ -75,7 +75,8 @@ def empty_report_warnings(pairs: Pairs) -> list[str]:
 
 
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
-                unavailable: Mapping[str, str] | None = None, explicit: bool = True) -> Result:
+                unavailable: Mapping[str, str] | None = None, explicit: bool = True,
+                strict: bool = False) -> Result:
     """Run already-built metrics on aligned pairs. A failing metric is recorded, the others still run.
 
     With ``explicit=False`` (the default metric set), a metric whose ``skip_reason`` objects to these inputs
@@ -102,6 +103,13 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
                                          ids=list(pairs.ids), context=context)
             scores = metric.aggregate(stats)
             per_report = metric.per_report(stats)
+        except MetricUnavailable as exc:
+            # found out only while running (weights missing offline): in the default set that is "not run"
+            if explicit or strict:
+                result.errors[metric.name] = str(exc)
+            else:
+                result.unavailable[metric.name] = str(exc)
+            continue
         except RrgEvalError as exc:
             result.errors[metric.name] = str(exc)
             continue
@@ -141,7 +149,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     pairs = pair(preds, refs)
     try:
         return score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache), unavailable=unavailable,
-                           explicit=metrics is not None)
+                           explicit=metrics is not None, strict=strict)
     finally:
         for metric in built:
             metric.close()

@@ -360,7 +360,8 @@ def _run_score(args: argparse.Namespace) -> int:
     pairs = pair(preds, refs)
     try:
         result = score_pairs(pairs, metrics, cache_dir=resolve_cache_dir(args.cache_dir, not args.no_cache),
-                             unavailable=unavailable, explicit=args.metrics is not None)
+                             unavailable=unavailable, explicit=args.metrics is not None,
+                             strict=args.strict)
     finally:
         for metric in metrics:
             metric.close()

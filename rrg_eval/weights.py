@@ -62,19 +62,44 @@ def _from_model_dir(request: WeightRequest) -> Path | None:
     return path if path.is_file() else None
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick connection check, so that a machine without network fails at once, not after minutes of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _from_hub(request: WeightRequest) -> tuple[Path | None, str]:
+    """The hub cache first (no network); then a download when online and the hub answers."""
     try:
         import huggingface_hub
     except ImportError:
         return None, "huggingface_hub is not installed"
-    offline = hub_offline()
-    try:
+
+    def fetch(local_only: bool) -> Path:
         if request.filename is None:
-            path = huggingface_hub.snapshot_download(request.repo_id, local_files_only=offline)
-        else:
-            path = huggingface_hub.hf_hub_download(request.repo_id, request.filename, local_files_only=offline)
-        return Path(path), ""
-    except Exception as exc:  # hub errors come in many types (offline, 404, connection)
+            return Path(huggingface_hub.snapshot_download(request.repo_id, local_files_only=local_only))
+        return Path(huggingface_hub.hf_hub_download(request.repo_id, request.filename, local_files_only=local_only))
+
+    try:
+        return fetch(True), ""
+    except Exception:  # not in the local cache
+        pass
+    if hub_offline():
+        return None, "not in the local cache and HF_HUB_OFFLINE=1"
+    if not _hub_reachable():
+        return None, "not in the local cache, and the hub cannot be reached (offline?)"
+    try:
+        return fetch(False), ""
+    except Exception as exc:  # hub errors come in many types (404, gated repo, connection)
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
@@ -98,7 +123,7 @@ def resolve(request: WeightRequest, explicit: str | os.PathLike | None = None, *
         found, why = _from_hub(request)
         if found is not None:
             return found
-        looked.append(f"the Hugging Face hub cache{' (HF_HUB_OFFLINE=1)' if hub_offline() else ''}: {why}")
+        looked.append(f"the Hugging Face hub: {why}")
     what = f" ({request.what})" if request.what else ""
     raise MetricUnavailable(f"{request.describe()}{what} not found; looked in " + "; ".join(looked) + "; "
                             + _fetch_hint(request))
