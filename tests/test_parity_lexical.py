@@ -137,7 +137,7 @@ def test_bootstrap_resample_equals_reference_on_resampled_corpus(iu_pairs):  # t
     assert cider.aggregate(take(cstats, idx))["cider"] == pytest.approx(expected_cider, abs=TOL)
 
 
-# -- METEOR (Java; marked slow: two JVMs and 382 pairs take ~30-50 s on 2 cores) -----------------------------------------------------------------------------------------
+# -- METEOR (Java; slow: two JVMs and 382 pairs take ~30-50 s on 2 cores) ----------------------------------------------
 
 @pytest.fixture(scope="module")
 def coco_meteor():  # type: ignore[no-untyped-def]
@@ -178,7 +178,6 @@ def test_meteor_matches_pycocoevalcap(iu_pairs, coco_meteor, our_meteor, with_em
     np.testing.assert_allclose(ours.per_report["meteor"], per_image, rtol=0, atol=TOL)
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 def test_meteor_with_normalization_matches_pycocoevalcap(iu_pairs, coco_meteor):  # type: ignore[no-untyped-def]
     ids, preds, refs = iu_pairs
