@@ -287,3 +287,29 @@ def test_pair_aligns_by_id(preds_file: Path, refs_file: Path) -> None:
     assert pairs.ids == ["a", "b", "c"]
     assert pairs.references == [r["report"] for r in REFS]
     assert pairs.predictions == ["heart size is normal .", "no effusion .", "cardiomegaly . the lungs are clear ."]
+
+
+def test_json_array_with_byte_order_mark(tmp_path: Path) -> None:
+    """Regression: a UTF-8 BOM before "[" was read as JSON Lines and failed as malformed JSON."""
+    path = tmp_path / "r.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(REFS, indent=2).encode("utf-8"))
+    assert read_reports(path).texts == {r["id"]: r["report"] for r in REFS}
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in REFS).encode("utf-8"))
+    assert read_reports(jsonl).ids == ["a", "b", "c"]
+
+
+def test_duplicate_ids_in_json_array_and_parquet_name_records(tmp_path: Path, refs_file: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """Regression: duplicates in record-based files were reported as "line N" (a record index)."""
+    bad = tmp_path / "preds.json"
+    bad.write_text(json.dumps([*PREDS, {"id": "c", "report": "again"}]), encoding="utf-8")
+    assert _cli_error(capsys, bad, refs_file) == \
+        f'rrg-eval: error: {bad} [record 4]: duplicate id "c" (first seen in record 1)'
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"id": [1, 2, 1], "report": ["x", "y", "z"]}), parquet)
+    assert _cli_error(capsys, parquet, refs_file) == \
+        f'rrg-eval: error: {parquet} [row 3]: duplicate id "1" (first seen in row 1)'
