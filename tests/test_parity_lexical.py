@@ -197,3 +197,14 @@ def test_meteor_with_normalization_matches_pycocoevalcap(iu_pairs, coco_meteor):
     assert ours.scores["meteor"] == pytest.approx(corpus, abs=TOL)
     np.testing.assert_allclose(ours.per_report["meteor"], per_image, rtol=0, atol=TOL)
     assert "norm:r2gen" in ours.signature
+
+
+@pytest.mark.slow
+def test_meteor_line_breaks_do_not_break_the_protocol(our_meteor):  # type: ignore[no-untyped-def]
+    """Regression: a "\\r" inside a report (CRLF text) ended the jar's input line and crashed the metric."""
+    crlf = our_meteor.compute(predictions=["the heart is normal.\r\nno effusion", "clear\rlungs"],
+                              references=["heart normal\r\nno pleural\neffusion", "lungs are clear"])
+    spaced = our_meteor.compute(predictions=["the heart is normal. no effusion", "clear lungs"],
+                                references=["heart normal no pleural effusion", "lungs are clear"])
+    assert crlf.scores == spaced.scores and 0 < crlf.scores["meteor"] < 1
+    np.testing.assert_array_equal(crlf.per_report["meteor"], spaced.per_report["meteor"])
