@@ -312,3 +312,13 @@ def test_meteor_without_java(files, capsys) -> None:  # type: ignore[no-untyped-
     # --strict makes an unavailable metric of the default set an error
     code, _, err = _score(capsys, *files, "--strict", "--set", "meteor.java=/nonexistent/java")
     assert code == 1 and err.startswith("rrg-eval: error: meteor cannot run")
+
+
+def test_unwritable_output_is_a_one_line_error(files, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Regression: ``--out`` naming a folder ended in a traceback."""
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    code, _, err = _score(capsys, *files, "--metrics", "bleu", "--out", str(folder))
+    assert code == 2
+    assert err == f"rrg-eval: error: {folder}: Is a directory\n"
+    assert list(folder.iterdir()) == [] and not list(tmp_path.glob(".*.tmp"))
