@@ -313,3 +313,20 @@ def test_duplicate_ids_in_json_array_and_parquet_name_records(tmp_path: Path, re
     pq.write_table(pa.table({"id": [1, 2, 1], "report": ["x", "y", "z"]}), parquet)
     assert _cli_error(capsys, parquet, refs_file) == \
         f'rrg-eval: error: {parquet} [row 3]: duplicate id "1" (first seen in row 1)'
+
+
+def test_cli_pairs_across_formats(tmp_path: Path, refs_file: Path, capsys: pytest.CaptureFixture) -> None:
+    """Parquet predictions against JSONL references give the JSONL-vs-JSONL numbers (pairing by id)."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    preds_jsonl = _jsonl(tmp_path / "preds.jsonl", PREDS)
+    preds_parquet = tmp_path / "preds.parquet"
+    pq.write_table(pa.table({"id": [r["id"] for r in PREDS], "report": [r["report"] for r in PREDS]}),
+                   preds_parquet)
+    outputs = []
+    for preds in (preds_jsonl, preds_parquet):
+        assert main(["score", str(preds), str(refs_file), "--metrics", "bleu,rouge", "--no-cache",
+                     "--format", "json"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] and outputs[0]["n"] == 3
