@@ -85,6 +85,21 @@ def test_truncated_cache_file_is_rebuilt(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.parametrize("cut", [1, 4096, 4097])
+def test_slightly_truncated_cache_file_is_rebuilt(tmp_path: Path, cut: int) -> None:
+    """Regression: a file missing its last byte passed ``quick_check`` and returned a value cut short."""
+    cache = AnnotationCache(tmp_path, "ns")
+    items = _fill(cache, 400)
+    cache.close()
+    path = tmp_path / "ns.sqlite"
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size - cut)
+    broken = AnnotationCache(tmp_path, "ns")
+    found = broken.get_many(list(items))
+    assert broken.rebuilt is True and found == {}
+    broken.close()
+
+
 def test_cache_disabled_without_folder() -> None:
     cache = AnnotationCache(None, "ns")
     assert not cache.enabled and cache.path is None
