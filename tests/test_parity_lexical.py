@@ -111,9 +111,9 @@ def test_sacrebleu_matches_sacrebleu(variant):  # type: ignore[no-untyped-def]
 
     ids, preds, refs, mode, npreds, nrefs = variant
     ours = load_metric("sacrebleu", normalize=mode).compute(predictions=preds, references=refs, ids=ids)
-    # sacrebleu: corpus_bleu(hyps, [refs]).score / 100 with its defaults
+    # sacrebleu >= 2.3 (2.6.0 when frozen): corpus_bleu(hyps, [refs]).score / 100 with its defaults
     assert ours.scores["sacrebleu"] == pytest.approx(sacrebleu.corpus_bleu(npreds, [nrefs]).score / 100, abs=TOL)
-    # per report: BLEU() (defaults) on the one segment's own statistics
+    # sacrebleu >= 2.3, per report: BLEU() (defaults).corpus_score([hyp], [[ref]]): the segment's own statistics
     bleu = BLEU()
     expected = [bleu.corpus_score([p], [[r]]).score / 100 for p, r in zip(npreds, nrefs)]
     np.testing.assert_allclose(ours.per_report["sacrebleu"], expected, rtol=0, atol=TOL)
