@@ -53,10 +53,43 @@ class AnnotationCache:
                 self._rebuild()
         return self._conn
 
+    def _check_size(self) -> None:
+        """A file shorter than its header says, or not a whole number of pages, was truncated.
+
+        SQLite reads missing bytes of a short last page as zeros and ``quick_check`` can pass, so a value cut
+        short would be returned as if it were whole; the header is checked here instead.
+        """
+        assert self.path is not None
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0:
+            return
+        with open(self.path, "rb") as handle:
+            header = handle.read(100)
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            raise sqlite3.DatabaseError("not an SQLite file")
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        header_valid = header[24:28] == header[92:96]  # the in-header page count is valid only then
+        if size % page_size or (header_valid and pages and size < pages * page_size):
+            raise sqlite3.DatabaseError(f"truncated: {size} bytes, pages of {page_size}")
+
     def _open(self) -> sqlite3.Connection:
         assert self.path is not None
         conn = sqlite3.connect(str(self.path), timeout=30)
         conn.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        conn.commit()
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a shared lock: no commit in flight
+            self._check_size()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        conn.rollback()
         row = conn.execute("PRAGMA quick_check").fetchone()
         if not row or row[0] != "ok":
             conn.close()

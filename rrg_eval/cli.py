@@ -443,6 +443,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RrgEvalError as exc:
         print(f"rrg-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # an unreadable input or an unwritable output path: one line, not a traceback
+        where = exc.filename2 if exc.filename2 is not None else exc.filename
+        print(f"rrg-eval: error: {where}: {exc.strerror or exc}" if where is not None else f"rrg-eval: error: {exc}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rrg-eval: interrupted", file=sys.stderr)
         return 130

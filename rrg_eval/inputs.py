@@ -158,7 +158,9 @@ def read_reports(path: PathLike, *, id_field: str = "id", text_field: str = "rep
     if p.is_dir():
         raise InputError("is a folder, expected a file of reports", path=name)
     suffix = p.suffix.lower()
+    unit = None  # JSON arrays and Parquet number records/rows, not lines
     if suffix == ".parquet":
+        unit = "row"
         rows = _read_parquet(name, id_field, text_field)
     else:
         data = p.read_bytes()
@@ -166,7 +168,8 @@ def read_reports(path: PathLike, *, id_field: str = "id", text_field: str = "rep
             raise InputError("file is empty (no reports)", path=name)
         if suffix in {".csv", ".tsv"}:
             rows = _read_csv(name, data, id_field, text_field, "\t" if suffix == ".tsv" else ",")
-        elif suffix == ".json" and data.lstrip().startswith(b"["):
+        elif suffix == ".json" and data.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
+            unit = "record"
             rows = _read_json_array(name, data, id_field, text_field)
         else:
             rows = _read_jsonl(name, data, id_field, text_field)
@@ -174,6 +177,9 @@ def read_reports(path: PathLike, *, id_field: str = "id", text_field: str = "rep
     lines: dict[str, int] = {}
     for number, rid, text in rows:
         if rid in texts:
+            if unit:
+                raise InputError(f'duplicate id "{rid}" (first seen in {unit} {lines[rid]})',
+                                 path=f"{name} [{unit} {number}]", field=id_field)
             raise InputError(f'duplicate id "{rid}" (first seen on line {lines[rid]})', path=name, line=number,
                              field=id_field)
         texts[rid] = text

@@ -7,6 +7,7 @@ The command line is pycocoevalcap's (``-l en -norm``, 2 GB heap). Needs Java and
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +23,8 @@ from ..errors import MetricError, MetricUnavailable
 from ..normalize import Normalization, normalize
 from ..stats import Stats
 from .base import Metric, RunContext
+
+_LINE_BREAK = re.compile(r"\r\n|[\r\n]")
 
 
 def bundled_jar() -> Path | None:
@@ -152,8 +155,9 @@ class Meteor(Metric):
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
         mode = self.config.normalize
-        hyps = [normalize(p, mode).replace("\n", " ") for p in predictions]
-        refs = [normalize(r, mode).replace("\n", " ") for r in references]
+        # the jar reads one command per line and Java ends lines at \r too: every line break becomes a space
+        hyps = [_LINE_BREAK.sub(" ", normalize(p, mode)) for p in predictions]
+        refs = [_LINE_BREAK.sub(" ", normalize(r, mode)) for r in references]
         return {"meteor_stats": self._running().statistics(hyps, refs)}
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
