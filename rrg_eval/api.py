@@ -50,7 +50,11 @@ def build_metrics(metrics: Iterable[str] | str | None = None, *, strict: bool = 
     built: list[Metric] = []
     unavailable: dict[str, str] = {}
     for name in names:
-        metric = metric_class(name)(**merged.get(name, {}))
+        cls = metric_class(name)
+        if not explicit and cls.named_only:
+            unavailable[name] = f"runs only when named (--metrics {name})"
+            continue
+        metric = cls(**merged.get(name, {}))
         reason = metric.unavailable_reason()
         if reason is None:
             built.append(metric)

@@ -71,6 +71,7 @@ class Metric(ABC):
     lower_is_better: ClassVar[frozenset[str]] = frozenset()
     extra: ClassVar[str | None] = None
     signature_fixed: ClassVar[tuple[str, ...]] = ()
+    named_only: ClassVar[bool] = False  # left out of the default set (e.g. judges that send text and cost money)
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         base = config if config is not None else self.Config()

@@ -188,6 +188,8 @@ class Chexprompt(Metric):
             return str(exc)
         return None
 
+    named_only = True
+
     def skip_reason(self, *, predictions: Sequence[str], references: Sequence[str]) -> str | None:
         return ("an LLM judge sends report text to a chat server and may cost money; it runs only when named "
                 "(--metrics chexprompt)")
