@@ -28,7 +28,7 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,17 +65,19 @@ class Graph:
     text: str
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)
     n_wordpieces: int = 0
+    windows: int = 1
 
     def to_json(self) -> bytes:
-        return json.dumps({"text": self.text, "entities": self.entities, "n_wordpieces": self.n_wordpieces},
-                          separators=(",", ":")).encode("utf-8")
+        return json.dumps({"text": self.text, "entities": self.entities, "n_wordpieces": self.n_wordpieces,
+                           "windows": self.windows}, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> Graph:
         obj = json.loads(data.decode("utf-8"))
         if not isinstance(obj, dict) or not isinstance(obj.get("entities"), dict):
             raise ValueError("not a RadGraph annotation")
-        return cls(text=str(obj["text"]), entities=obj["entities"], n_wordpieces=int(obj.get("n_wordpieces", 0)))
+        return cls(text=str(obj["text"]), entities=obj["entities"], n_wordpieces=int(obj.get("n_wordpieces", 0)),
+                   windows=int(obj.get("windows", 1)))
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,8 @@ def _linear(state: dict[str, Any], prefix: str) -> Any:
 class RadGraphModel:
     """A loaded RadGraph archive that annotates batches of reports."""
 
-    def __init__(self, archive: Path, model_type: str, encoder_dir: Path, *, device: str = "cpu",
-                 batch_size: int = 16) -> None:
+    def __init__(self, archive: Path, model_type: str, encoder_dir: Path | Callable[[str], Path], *,
+                 device: str = "cpu", batch_size: int = 16) -> None:
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -198,6 +200,8 @@ class RadGraphModel:
         self.spec, state = read_archive(archive, model_type)
         self.device = torch.device(device)
         self.batch_size = max(1, int(batch_size))
+        if callable(encoder_dir):  # resolve the encoder the archive names
+            encoder_dir = encoder_dir(self.spec.encoder_name)
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
         config = AutoConfig.from_pretrained(str(encoder_dir))
         self.encoder = AutoModel.from_config(config)
@@ -258,6 +262,7 @@ class RadGraphModel:
                 chunk = order[start:start + self.batch_size]
                 for i, g in zip(chunk, self._annotate_batch([docs[i] for i in chunk], [pieces[i] for i in chunk])):
                     g.n_wordpieces = n_wp[i]
+                    g.windows = max(1, -(-n_wp[i] // self.max_wordpieces()))
                     graphs[i] = g
         return [g for g in graphs if g is not None]
 

@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "rouge": "rrg_eval.metrics.rouge:Rouge",
     "cider": "rrg_eval.metrics.cider:Cider",
     "json_overlap": "rrg_eval.metrics.json_overlap:JsonOverlap",
+    "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
 }
 
 _extra: dict[str, type[Metric]] = {}
