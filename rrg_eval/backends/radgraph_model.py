@@ -111,6 +111,38 @@ def _read_vocab_file(data: bytes) -> list[str]:
     return [line.replace("@@NEWLINE@@", "\n") for line in lines]
 
 
+def parse_spec(cfg: dict[str, Any], vocab: dict[str, list[str]], model_type: str, *, where: str) -> ArchiveSpec:
+    """The inference settings of an archive from its ``config.json`` and label vocabularies."""
+    ner_ns, rel_ns = f"{model_type}__ner_labels", f"{model_type}__relation_labels"
+    if ner_ns not in vocab or rel_ns not in vocab:
+        raise MetricUnavailable(f"the RadGraph archive {where} has no label vocabulary for model type "
+                                f"{model_type!r} (namespaces {ner_ns}, {rel_ns}); is model_type right?")
+    if not vocab[ner_ns] or vocab[ner_ns][0] != "":
+        raise MetricError(f"{where}: the NER label vocabulary must start with the empty (null) label")
+    model = cfg["model"]
+    indexer = cfg["dataset_reader"]["token_indexers"]["bert"]
+    ff = model["feedforward_params"]
+    layers = int(ff["num_layers"])
+    hidden = ff["hidden_dims"]
+    hidden_t = tuple(int(h) for h in hidden) if isinstance(hidden, list) else (int(hidden),) * layers
+    loss_weights = model.get("loss_weights", {})
+    if float(loss_weights.get("coref", 0)) > 0 or int(model["modules"].get("coref", {}).get("coref_prop", 0)) > 0:
+        raise MetricError(f"{where}: coreference propagation is not supported (no released RadGraph model uses it)")
+    spec = ArchiveSpec(
+        model_type=model_type,
+        encoder_name=str(model["embedder"]["token_embedders"]["bert"]["model_name"]),
+        max_length=int(indexer.get("max_length") or 512),
+        max_span_width=int(cfg["dataset_reader"]["max_span_width"]),
+        feature_size=int(model["feature_size"]),
+        ff_layers=layers,
+        ff_hidden=hidden_t,
+        spans_per_word=float(model["modules"]["relation"]["spans_per_word"]),
+        ner_labels=tuple(vocab[ner_ns]),
+        relation_labels=tuple(vocab[rel_ns]),
+    )
+    return spec
+
+
 def read_archive(path: Path, model_type: str) -> tuple[ArchiveSpec, dict[str, Any]]:
     """Parse an official archive: the spec and the state dict (loaded with ``weights_only=True``)."""
     import torch
@@ -133,35 +165,9 @@ def read_archive(path: Path, model_type: str) -> tuple[ArchiveSpec, dict[str, An
         if needed not in members:
             raise MetricUnavailable(f"the RadGraph archive {path} has no {needed}")
     cfg = json.loads(members["config.json"].decode("utf-8"))
-    ner_ns, rel_ns = f"{model_type}__ner_labels", f"{model_type}__relation_labels"
     vocab = {name[len("vocabulary/"):-len(".txt")]: _read_vocab_file(data)
              for name, data in members.items() if name.startswith("vocabulary/") and name.endswith(".txt")}
-    if ner_ns not in vocab or rel_ns not in vocab:
-        raise MetricUnavailable(f"the RadGraph archive {path} has no label vocabulary for model type "
-                                f"{model_type!r} (namespaces {ner_ns}, {rel_ns}); is model_type right?")
-    if not vocab[ner_ns] or vocab[ner_ns][0] != "":
-        raise MetricError(f"{path}: the NER label vocabulary must start with the empty (null) label")
-    model = cfg["model"]
-    indexer = cfg["dataset_reader"]["token_indexers"]["bert"]
-    ff = model["feedforward_params"]
-    layers = int(ff["num_layers"])
-    hidden = ff["hidden_dims"]
-    hidden_t = tuple(int(h) for h in hidden) if isinstance(hidden, list) else (int(hidden),) * layers
-    loss_weights = model.get("loss_weights", {})
-    if float(loss_weights.get("coref", 0)) > 0 or int(model["modules"].get("coref", {}).get("coref_prop", 0)) > 0:
-        raise MetricError(f"{path}: coreference propagation is not supported (no released RadGraph model uses it)")
-    spec = ArchiveSpec(
-        model_type=model_type,
-        encoder_name=str(model["embedder"]["token_embedders"]["bert"]["model_name"]),
-        max_length=int(indexer.get("max_length") or 512),
-        max_span_width=int(cfg["dataset_reader"]["max_span_width"]),
-        feature_size=int(model["feature_size"]),
-        ff_layers=layers,
-        ff_hidden=hidden_t,
-        spans_per_word=float(model["modules"]["relation"]["spans_per_word"]),
-        ner_labels=tuple(vocab[ner_ns]),
-        relation_labels=tuple(vocab[rel_ns]),
-    )
+    spec = parse_spec(cfg, vocab, model_type, where=str(path))
     state = torch.load(io.BytesIO(members["weights.th"]), map_location="cpu", weights_only=True)
     return spec, state
 
@@ -191,13 +197,20 @@ def _linear(state: dict[str, Any], prefix: str) -> Any:
 class RadGraphModel:
     """A loaded RadGraph archive that annotates batches of reports."""
 
-    def __init__(self, archive: Path, model_type: str, encoder_dir: Path | Callable[[str], Path], *,
-                 device: str = "cpu", batch_size: int = 16) -> None:
+    def __init__(self, archive: Path | None, model_type: str, encoder_dir: Path | Callable[[str], Path], *,
+                 device: str = "cpu", batch_size: int = 16,
+                 loaded: tuple[ArchiveSpec, dict[str, Any]] | None = None) -> None:
+        """Load ``archive`` (or an already parsed ``loaded=(spec, state_dict)``, as the synthesizer does)."""
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.model_type = model_type
-        self.spec, state = read_archive(archive, model_type)
+        if loaded is not None:
+            self.spec, state = loaded
+        elif archive is not None:
+            self.spec, state = read_archive(archive, model_type)
+        else:
+            raise ValueError("RadGraphModel needs an archive or loaded=(spec, state)")
         self.device = torch.device(device)
         self.batch_size = max(1, int(batch_size))
         if callable(encoder_dir):  # resolve the encoder the archive names
@@ -227,6 +240,7 @@ class RadGraphModel:
         self._start, self._end = self._special_tokens()
         self._pieces: dict[str, list[int]] = {}
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.raw_scores: list[tuple[Any, Any]] | None = None  # set to [] to record (NER max, relation max) scores
 
     def _special_tokens(self) -> tuple[list[int], list[int]]:
         """The ids the tokenizer puts before and after a single sequence ([CLS] / [SEP] for BERT)."""
@@ -355,6 +369,8 @@ class RadGraphModel:
         rel = rel + (top_mention.unsqueeze(1) + top_mention.unsqueeze(0)).unsqueeze(-1)
         rel = torch.cat([rel.new_zeros((k, k, 1)), rel], dim=-1)
         rel_labels = rel.max(dim=-1)[1] - 1
+        if self.raw_scores is not None:
+            self.raw_scores.append((ner_scores[:, 1:].max(dim=1)[0], rel[..., 1:].max(dim=-1)[0].flatten()))
         top_spans = [spans[t] for t in top.tolist()]
         relations = [(top_spans[a], top_spans[b], spec.relation_labels[int(rel_labels[a, b])])
                      for a, b in (rel_labels >= 0).nonzero().tolist()]
