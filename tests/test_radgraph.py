@@ -82,6 +82,7 @@ def test_scores_empty_reports_and_warnings(metric, iu_val: list[dict], tmp_path:
     assert per["radgraph_simple"][0] == 1.0  # identical non-empty report with entities
     assert any("empty prediction" in w for w in result.warnings)
     assert any("empty reference" in w for w in result.warnings)
+    assert any("1 pair(s) with a blank" in w for w in result.warnings)
     assert result.stats["prediction_entities"][1] == {}
     assert result.stats["reference_entities"][0] == result.stats["prediction_entities"][0]
     assert "model:radgraph-xl" in result.signature and "lower:no" in result.signature

@@ -39,6 +39,7 @@ NER_LABELS = {
                     "Observation::uncertain", "Observation::definitely absent", "Anatomy::definitely absent",
                     "Anatomy::uncertain"],
 }
+NER_LABELS["modern-radgraph-xl"] = NER_LABELS["radgraph-xl"]
 RELATION_LABELS = ["located_at", "modify", "suggestive_of"]
 
 # encoder sizes (BERT) and DyGIE head sizes
@@ -97,6 +98,21 @@ def _bert_config(size: str, vocab_size: int) -> dict[str, Any]:
     }
 
 
+def _modernbert_config(size: str, vocab_size: int) -> dict[str, Any]:
+    """A ModernBERT encoder of the given size over the BERT word-piece vocabulary (ids of [CLS], [SEP], [PAD])."""
+    s = SIZES[size]
+    return {
+        "architectures": ["ModernBertModel"], "model_type": "modernbert", "vocab_size": vocab_size,
+        "hidden_size": s["hidden_size"], "num_hidden_layers": s["num_hidden_layers"] + (10 if size == "base" else 0),
+        "num_attention_heads": s["num_attention_heads"], "intermediate_size": s["intermediate_size"] * 3 // 8,
+        "hidden_activation": "gelu", "max_position_embeddings": 8192, "global_attn_every_n_layers": 3,
+        "local_attention": 128, "global_rope_theta": 160000.0, "local_rope_theta": 10000.0,
+        "norm_eps": 1e-5, "norm_bias": False, "pad_token_id": 0, "cls_token_id": 101, "sep_token_id": 102,
+        "bos_token_id": 101, "eos_token_id": 102, "attention_bias": False, "mlp_bias": False,
+        "initializer_range": 0.02, "classifier_pooling": "mean", "deterministic_flash_attn": False,
+    }
+
+
 def _dygie_config(model_type: str, size: str) -> dict[str, Any]:
     """The AllenNLP training config, as the official archives carry it (the fields the package reads)."""
     s = SIZES[size]
@@ -139,12 +155,17 @@ def _state_dict(model_type: str, size: str, bert_cfg: dict[str, Any], n_ner: int
     out: dict[str, torch.Tensor] = {}
 
     with torch.device("meta"):
-        encoder = AutoModel.from_config(BertConfig(**bert_cfg))
+        if bert_cfg["model_type"] == "modernbert":
+            from transformers import ModernBertConfig
+
+            encoder = AutoModel.from_config(ModernBertConfig(**bert_cfg))
+        else:
+            encoder = AutoModel.from_config(BertConfig(**bert_cfg))
     prefix = "_embedder.token_embedder_bert._matched_embedder.transformer_model."
     for key, tensor in encoder.state_dict().items():
-        if key.endswith("LayerNorm.weight"):
+        if key.endswith("LayerNorm.weight") or key.endswith("norm.weight"):
             value = torch.ones(tensor.shape)
-        elif key.endswith("LayerNorm.bias"):
+        elif key.endswith("LayerNorm.bias") or key.endswith("norm.bias"):
             value = torch.zeros(tensor.shape)
         else:
             value = torch.randn(tensor.shape, generator=gen) * 0.02
@@ -231,15 +252,20 @@ def write_archive(out_dir: Path, model_type: str = "radgraph-xl", size: str = "t
     out_dir = Path(out_dir)
     vocab_text = bert_vocab_path().read_text(encoding="utf-8")
     vocab_size = len(vocab_text.splitlines())
-    bert_cfg = _bert_config(size, vocab_size)
+    modern = model_type == "modern-radgraph-xl"
+    bert_cfg = (_modernbert_config if modern else _bert_config)(size, vocab_size)
 
     enc_dir = out_dir / encoder_name(model_type, size).replace("/", "--")
     enc_dir.mkdir(parents=True, exist_ok=True)
     (enc_dir / "config.json").write_text(json.dumps(bert_cfg, indent=2) + "\n", encoding="utf-8")
-    (enc_dir / "vocab.txt").write_text(vocab_text, encoding="utf-8")
-    (enc_dir / "tokenizer_config.json").write_text(json.dumps(
-        {"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": 512}) + "\n",
-        encoding="utf-8")
+    if modern:  # a fast tokenizer file only, as ModernBERT ships (here over the BERT word pieces)
+        shutil.copyfile(bert_vocab_path().parent / "tokenizer.json", enc_dir / "tokenizer.json")
+        tok_cfg = {"tokenizer_class": "PreTrainedTokenizerFast", "cls_token": "[CLS]", "sep_token": "[SEP]",
+                   "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]", "model_max_length": 8192}
+    else:
+        (enc_dir / "vocab.txt").write_text(vocab_text, encoding="utf-8")
+        tok_cfg = {"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": 512}
+    (enc_dir / "tokenizer_config.json").write_text(json.dumps(tok_cfg) + "\n", encoding="utf-8")
 
     ner = [""] + NER_LABELS[model_type]
     state = _state_dict(model_type, size, bert_cfg, len(ner), len(RELATION_LABELS), seed)
