@@ -61,7 +61,7 @@ def parity_pairs(rows: list[dict]) -> tuple[list[str], list[str]]:
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     model_dir = tmp_path_factory.mktemp("rg-models")
-    synth.synthesize(model_dir, "tiny", seed=0, model_types=("radgraph-xl", "radgraph"))
+    synth.synthesize(model_dir, "tiny", seed=0, model_types=("radgraph-xl", "radgraph", "modern-radgraph-xl"))
     hub = synth.official_hub_cache(model_dir, tmp_path_factory.mktemp("rg-hub"))
     return model_dir, hub
 
@@ -78,7 +78,7 @@ def run_official(hub: Path, model_type: str, preds: list[str], refs: list[str], 
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("model_type", ["radgraph-xl", "radgraph"])
+@pytest.mark.parametrize("model_type", ["radgraph-xl", "radgraph", "modern-radgraph-xl"])
 def test_parity_with_official(model_type: str, synthetic: tuple[Path, Path], iu_val: list[dict],
                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch

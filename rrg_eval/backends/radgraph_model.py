@@ -7,8 +7,11 @@ reads the same archives (``radgraph.tar.gz``, ``radgraph-xl.tar.gz``, ``modern-r
 1. per-model word tokenisation (:func:`words_of`): the RadGraph-v1 punctuation regex, or for the XL models the
    escape clean-up + NLTK ``wordpunct`` split + a few punctuation fixes;
 2. every word split into word pieces on its own (no special tokens); the word pieces of a report are cut into
-   segments of ``max_length - 2`` and each gets the tokenizer's start/end tokens (AllenNLP's long-sequence
-   folding, so reports longer than 512 word pieces are encoded in several windows, never truncated);
+   windows of ``max_length - 2`` and each gets the tokenizer's start/end tokens (AllenNLP's long-sequence
+   folding, so reports longer than 512 word pieces are encoded in several windows, never truncated). For
+   ``modern-radgraph-xl`` the official package, through AllenNLP and the generic ``PreTrainedTokenizerFast``,
+   feeds the word pieces without [CLS]/[SEP] while still shifting each word's offsets by one (each word gets
+   the vectors of the pieces one position to its right); :meth:`RadGraphModel._layout` reproduces that too;
 3. the encoder's last hidden state, averaged over the word pieces of each word;
 4. every span of at most ``max_span_width`` words embedded as [first word; last word; width embedding];
 5. NER: a feed-forward scorer per span with a fixed zero score for the null label; argmax;
@@ -194,6 +197,24 @@ def _linear(state: dict[str, Any], prefix: str) -> Any:
     return lin
 
 
+def _windows_get_specials(encoder_dir: Path, config: Any) -> bool:
+    """Whether the official package (transformers 4) wraps each window in special tokens for this tokenizer.
+
+    AllenNLP calls ``build_inputs_with_special_tokens``; the tokenizer classes of BERT and its kin add [CLS] and
+    [SEP] there, the generic ``PreTrainedTokenizerFast`` (ModernBERT's tokenizer class) adds nothing.
+    """
+    cls_name = ""
+    path = Path(encoder_dir) / "tokenizer_config.json"
+    if path.is_file():
+        try:
+            cls_name = str(json.loads(path.read_text(encoding="utf-8")).get("tokenizer_class") or "")
+        except (ValueError, OSError):
+            cls_name = ""
+    if not cls_name:
+        cls_name = "PreTrainedTokenizerFast" if getattr(config, "model_type", "") == "modernbert" else "auto"
+    return cls_name != "PreTrainedTokenizerFast"
+
+
 class RadGraphModel:
     """A loaded RadGraph archive that annotates batches of reports."""
 
@@ -238,6 +259,7 @@ class RadGraphModel:
         self.rel_out = _linear(state, f"_relation._relation_scorers.{rel_ns}").to(self.device)
         del state
         self._start, self._end = self._special_tokens()
+        self._windows_get_specials = _windows_get_specials(encoder_dir, config)
         self._pieces: dict[str, list[int]] = {}
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.raw_scores: list[tuple[Any, Any]] | None = None  # set to [] to record (NER max, relation max) scores
@@ -280,48 +302,88 @@ class RadGraphModel:
                     graphs[i] = g
         return [g for g in graphs if g is not None]
 
+    def _layout(self, doc: list[list[int]]) -> tuple[list[list[int]], list[list[tuple[int, int] | None]]]:
+        """Encoder rows of one document and, per word, where its vectors sit in those rows.
+
+        This mirrors AllenNLP's mismatched indexer + embedder as the official package runs them: the word pieces
+        are cut into windows of ``max_length - n_special`` and each window is wrapped by the tokenizer's
+        ``build_inputs_with_special_tokens`` (which adds nothing for a generic ``PreTrainedTokenizerFast``, the
+        ModernBERT case); sequences longer than ``max_length`` are folded into rows of ``max_length`` and unfolded
+        by dropping each row's first and last special positions; word ``j`` averages positions
+        ``[start_j + n_start, end_j + n_start]`` of the result (positions past its end are left out, the zero
+        vector of a re-inserted end token counts). A position is ``(row, column)``, or None for a zero vector.
+        """
+        a, b = len(self._start), len(self._end)
+        size = self.spec.max_length
+        flat = [p for word in doc for p in word]
+        seg_len = size - a - b
+        token_ids: list[int] = []
+        for s in range(0, len(flat), seg_len):
+            part = flat[s:s + seg_len]
+            token_ids += (self._start + part + self._end) if self._windows_get_specials else part
+        total = len(token_ids)
+        final: list[tuple[int, int] | None]
+        if total <= size:
+            rows = [token_ids] if token_ids else []
+            final = [(0, c) for c in range(total)]
+        else:
+            n_rows = -(-total // size)
+            rows = [token_ids[r * size:(r + 1) * size] for r in range(n_rows)]
+            body: list[tuple[int, int] | None] = [(r, c) for r in range(n_rows) for c in range(a, size - b)]
+            body += [None] * b
+            removed = n_rows * (a + b) - b
+            for k in range(b):
+                at = total - k - 1
+                body[at - removed] = (at // size, at % size)
+            final = [(0, c) for c in range(a)] + body
+            final = final[:total - (n_rows - 1) * (a + b)]
+        places: list[list[tuple[int, int] | None]] = []
+        start = 0
+        for word in doc:
+            if word:
+                lo, hi = start + a, start + len(word) - 1 + a
+                places.append([final[q] for q in range(lo, hi + 1) if q < len(final)])
+            else:
+                places.append([])
+            start += len(word)
+        return rows, places
+
     def _encode(self, pieces: list[list[list[int]]]) -> list[Any]:
         """Word embeddings [n_words, hidden] of each document (mean of its word pieces' last hidden states)."""
         import torch
 
-        seg_len = self.max_wordpieces()
-        segments: list[list[int]] = []
-        where: list[list[tuple[int, int]]] = []  # per doc: (segment index, position) of each word piece
+        rows: list[list[int]] = []
+        layouts: list[list[list[tuple[int, int] | None]]] = []
         for doc in pieces:
-            flat = [p for word in doc for p in word]
-            places: list[tuple[int, int]] = []
-            for s in range(0, max(len(flat), 1), seg_len):
-                part = flat[s:s + seg_len]
-                seg_id = len(segments)
-                segments.append(self._start + part + self._end)
-                places.extend((seg_id, len(self._start) + j) for j in range(len(part)))
-            where.append(places)
-        lengths = [len(s) for s in segments]
+            doc_rows, places = self._layout(doc)
+            offset = len(rows)
+            rows += doc_rows
+            layouts.append([[None if q is None else (q[0] + offset, q[1]) for q in word] for word in places])
+        lengths = [len(r) for r in rows]
         hidden_size = self.encoder.config.hidden_size
-        states: list[Any] = [None] * len(segments)
-        seg_order = sorted(range(len(segments)), key=lambda i: -lengths[i])
-        step = max(self.batch_size, 1)
-        for b in range(0, len(seg_order), step):
-            idx = seg_order[b:b + step]
+        states: list[Any] = [None] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: -lengths[i])
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
             width = max(lengths[i] for i in idx)
             ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for r, i in enumerate(idx):
-                ids[r, :lengths[i]] = torch.tensor(segments[i], dtype=torch.long)
+                ids[r, :lengths[i]] = torch.tensor(rows[i], dtype=torch.long)
                 mask[r, :lengths[i]] = 1
             out = self.encoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
             hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
             for r, i in enumerate(idx):
                 states[i] = hidden[r, :lengths[i]]
+        zero = torch.zeros(hidden_size, device=self.device)
         result = []
-        for doc, places in zip(pieces, where):
-            n_words = len(doc)
-            emb = torch.zeros((n_words, hidden_size), device=self.device)
-            if places:
-                flat_states = torch.stack([states[s][pos] for s, pos in places])
-                word_index = torch.tensor([w for w, word in enumerate(doc) for _ in word], device=self.device)
-                counts = torch.tensor([len(word) for word in doc], device=self.device, dtype=emb.dtype)
-                emb.index_add_(0, word_index, flat_states)
+        for doc, places in zip(pieces, layouts):
+            emb = torch.zeros((len(doc), hidden_size), device=self.device)
+            vectors = [states[q[0]][q[1]] if q is not None else zero for word in places for q in word]
+            if vectors:
+                word_index = torch.tensor([w for w, word in enumerate(places) for _ in word], device=self.device)
+                counts = torch.tensor([len(word) for word in places], device=self.device, dtype=emb.dtype)
+                emb.index_add_(0, word_index, torch.stack(vectors))
                 emb = emb / counts.clamp_min(1).unsqueeze(1)
             result.append(emb)
         return result
