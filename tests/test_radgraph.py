@@ -190,6 +190,14 @@ def test_missing_weights_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert [r.filename for r in metric.required_weights()] == ["radgraph-xl.tar.gz"]
 
 
+def test_required_weights_name_the_encoder(metric) -> None:
+    requests = metric.required_weights()
+    assert [(r.repo_id, r.filename) for r in requests] == [
+        ("StanfordAIMI/RRG_scorers", "radgraph-xl.tar.gz"),
+        ("rrg-eval-synthetic/radgraph-xl-encoder-tiny", "config.json"),
+        ("rrg-eval-synthetic/radgraph-xl-encoder-tiny", "vocab.txt")]
+
+
 def test_config_options_and_signature() -> None:
     m = load_metric("radgraph", model_type="radgraph", lowercase="true", batch_size="4")
     sig = m.signature()

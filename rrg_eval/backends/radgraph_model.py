@@ -146,6 +146,23 @@ def parse_spec(cfg: dict[str, Any], vocab: dict[str, list[str]], model_type: str
     return spec
 
 
+def archive_encoder_name(path: Path) -> str | None:
+    """The encoder (hub id or folder) an archive's ``config.json`` names; None when unreadable."""
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for info in tar:
+                name = info.name[2:] if info.name.startswith("./") else info.name
+                if name == "config.json" and info.isfile():
+                    extracted = tar.extractfile(info)
+                    if extracted is None:
+                        return None
+                    cfg = json.loads(extracted.read().decode("utf-8"))
+                    return str(cfg["model"]["embedder"]["token_embedders"]["bert"]["model_name"])
+    except (tarfile.TarError, OSError, EOFError, ValueError, KeyError):
+        return None
+    return None
+
+
 def read_archive(path: Path, model_type: str) -> tuple[ArchiveSpec, dict[str, Any]]:
     """Parse an official archive: the spec and the state dict (loaded with ``weights_only=True``)."""
     import torch

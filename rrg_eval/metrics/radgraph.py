@@ -31,7 +31,7 @@ from ..cache import AnnotationCache, text_key
 from ..config import option
 from ..errors import MetricUnavailable
 from ..stats import Stats
-from ..weights import WeightRequest, resolve
+from ..weights import WeightRequest, model_dir, resolve
 from .base import Metric, RunContext, count_empty
 
 HUB_REPO = "StanfordAIMI/RRG_scorers"
@@ -126,7 +126,20 @@ class RadGraph(Metric):
         return WeightRequest(HUB_REPO, ARCHIVES[model_type], what=f"RadGraph model archive ({model_type})")
 
     def required_weights(self) -> list[WeightRequest]:
-        return [self.archive_request()]
+        """The archive, and (once the archive is here) the encoder files its config names."""
+        requests = [self.archive_request()]
+        try:
+            archive = resolve(self.archive_request(), self.config.model_path, use_hub=False)
+        except MetricUnavailable:
+            return requests
+        from ..backends.radgraph_model import archive_encoder_name
+
+        name = archive_encoder_name(archive)
+        if name and not Path(name).is_dir():
+            tokenizer = "tokenizer.json" if self.config.model_type == "modern-radgraph-xl" else "vocab.txt"
+            requests += [WeightRequest(name, "config.json", what="RadGraph encoder config"),
+                         WeightRequest(name, tokenizer, what="RadGraph encoder tokenizer")]
+        return requests
 
     def archive_path(self) -> Path:
         """The archive's local path (explicit ``model_path``, ``$RRG_EVAL_MODEL_DIR`` or the hub cache)."""
@@ -172,7 +185,10 @@ class RadGraph(Metric):
             return Path(encoder_name)
         config = resolve(WeightRequest(encoder_name, "config.json", what="RadGraph encoder config"))
         folder = config.parent
-        for name in _TOKENIZER_FILES:  # the tokenizer files sit next to config.json (model dir or hub snapshot)
+        root = model_dir()
+        if root is not None and folder.resolve().is_relative_to(root.resolve()):
+            return folder  # a model folder holds what it holds; only a hub snapshot is completed from the hub
+        for name in _TOKENIZER_FILES:  # the tokenizer files sit next to config.json in the hub snapshot
             if not (folder / name).is_file():
                 try:
                     resolve(WeightRequest(encoder_name, name))
