@@ -48,4 +48,5 @@ def synthesize(kind: str, out_dir: str | os.PathLike, size: str = "tiny", seed: 
         raise
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return getattr(module, attr)(out, size, int(seed))
+    getattr(module, attr)(out, size, int(seed))
+    return out  # the model-folder root, whatever the kind's own function returns
