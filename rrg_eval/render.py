@@ -143,6 +143,6 @@ def render_catalog(infos: list, fmt: str = "table") -> str:  # list[MetricInfo]
         lines.append(f"  {info.name}: {options}")
     missing = [i for i in infos if not i.available]
     if missing:
-        lines += ["", "not installed here:"]
+        lines += ["", "cannot run here yet (why, and how to fix it):"]
         lines += [f"  {i.name}: {i.reason}" for i in missing]
     return "\n".join(lines) + "\n"
