@@ -1,0 +1,1 @@
+"""Synthetic checkpoints in the official formats, for tests and benchmarks (offline)."""
