@@ -85,7 +85,7 @@ class CheXbertModel:
         self.bert.to(self.device).eval()
         self.heads_w = [w.to(self.device, torch.float32) for w, _ in heads]
         self.heads_b = [b.to(self.device, torch.float32) for _, b in heads]
-        self.tokenizer = BertTokenizer(vocab_file=str(bert_dir / "vocab.txt"), do_lower_case=True)
+        self.tokenizer = BertTokenizer.from_pretrained(str(bert_dir))  # as the package: vocab + tokenizer_config
         self.cls_id = self.tokenizer.convert_tokens_to_ids("[CLS]")
         self.sep_id = self.tokenizer.convert_tokens_to_ids("[SEP]")
         self.pad_id = self.tokenizer.convert_tokens_to_ids("[PAD]")
