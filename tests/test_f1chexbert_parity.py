@@ -38,7 +38,6 @@ def run_official(synth: Path, work: Path, hyps: list[str], refs: list[str]) -> d
     return json.loads((work / "out.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.slow
 def test_parity_with_official_f1chexbert(tmp_path: Path, iu_pairs: tuple[list[str], list[str], list[str]]) -> None:
     if not (VENV / "bin" / "python").is_file():
         pytest.skip(f"official f1chexbert venv absent ({VENV}); create it with .ci/setup_official_f1chexbert.sh")

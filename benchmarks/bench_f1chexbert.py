@@ -1,0 +1,123 @@
+"""Benchmark ``f1chexbert`` against the official ``f1chexbert.F1CheXbert`` (0.0.2) on the same synthetic weights.
+
+Both score the 382 IU X-ray validation pairs (``tests/conftest.py::iu_pairs``: each report against another) with a
+base-size synthetic ``chexbert.pth`` (BERT-base encoder, written by ``rrg_eval.testing.chexbert``), each in a fresh
+process, so that peak resident memory is the process's own. Ours runs twice: cold (empty cache folder) and warm
+(same folder). The official package runs in ``.venv-official-chexbert`` (``.ci/setup_official_f1chexbert.sh``).
+Both use the same number of torch threads. The scores of both are compared (they must agree to 1e-6).
+
+    python benchmarks/bench_f1chexbert.py [--threads 2] [--work /tmp/rrg-bench-chexbert]
+
+Writes ``benchmarks/RESULTS_f1chexbert.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OFFICIAL_PY = REPO / ".venv-official-chexbert" / "bin" / "python"
+RUNNER = REPO / "tests" / "official_f1chexbert_runner.py"
+RESULTS = REPO / "benchmarks" / "RESULTS_f1chexbert.md"
+
+OURS = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import torch
+torch.set_num_threads(int(sys.argv[3]))
+from rrg_eval.metrics.f1chexbert import F1CheXbert
+data = json.load(open(sys.argv[1]))
+m = F1CheXbert(checkpoint=data["checkpoint"], bert_path=data["bert"], device="cpu", batch_size=32)
+score = m.compute(predictions=data["hyps"], references=data["refs"], cache_dir=sys.argv[2])
+t1 = time.perf_counter()
+json.dump({"scores": score.scores, "total_s": t1 - t0, "warnings": score.warnings,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, sys.stdout)
+"""
+
+
+def iu_pairs() -> tuple[list[str], list[str]]:
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import load_iu_xray  # the same pairs as the iu_pairs fixture
+
+    rows = load_iu_xray("val")
+    refs = [r["report"] for r in rows]
+    preds = [rows[(i * 7 + 3) % len(rows)]["report"] for i in range(len(rows))]
+    return preds, refs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/rrg-bench-chexbert"))
+    args = parser.parse_args()
+    from rrg_eval.testing.chexbert import official_layout, synthesize
+
+    work = args.work
+    synth = work / "synth"
+    if not (synth / "StanfordAIMI--RRG_scorers" / "chexbert.pth").is_file():
+        synthesize(synth, "base", seed=0)
+    preds, refs = iu_pairs()
+    data = {"hyps": preds, "refs": refs, "checkpoint": str(synth / "StanfordAIMI--RRG_scorers" / "chexbert.pth"),
+            "bert": str(synth / "bert-base-uncased")}
+    (work / "in.json").write_text(json.dumps(data), encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OFFICIAL_THREADS": str(args.threads)}
+
+    cache = work / "cache"
+    if cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)
+    runs = {}
+    for label in ("cold", "warm"):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", OURS, str(work / "in.json"), str(cache), str(args.threads)],
+                             capture_output=True, text=True, env=env, check=True)
+        runs[label] = {**json.loads(out.stdout), "wall_s": time.perf_counter() - t0}
+
+    official_dir = work / "official"
+    official_dir.mkdir(exist_ok=True)
+    off_env = {**env, **official_layout(synth, official_dir)}
+    t0 = time.perf_counter()
+    subprocess.run([str(OFFICIAL_PY), str(RUNNER), str(work / "in.json"), str(official_dir / "out.json")],
+                   cwd=official_dir, env=off_env, capture_output=True, text=True, check=True)
+    official = {**json.loads((official_dir / "out.json").read_text()), "wall_s": time.perf_counter() - t0}
+    expected = {"f1chexbert_5_accuracy": official["accuracy"]}
+    for n, cr in (("14", official["cr"]), ("5", official["cr_5"])):
+        for avg in ("micro", "macro", "weighted"):
+            expected[f"f1chexbert_{n}_{avg}_f1"] = cr[f"{avg} avg"]["f1-score"]
+    max_diff = max(abs(runs["cold"]["scores"][k] - v) for k, v in expected.items())
+
+    n = len(preds)
+    lines = [
+        "## f1chexbert",
+        "",
+        f"382 IU X-ray val pairs, base-size synthetic CheXbert (BERT-base), CPU, {args.threads} torch threads, "
+        f"{platform.processor() or platform.machine()}, each run a fresh process (wall time includes imports and "
+        "model load).",
+        "",
+        "| run | wall s | pairs/s | speed-up vs official | peak RSS MiB |",
+        "|---|---|---|---|---|",
+        f"| official f1chexbert 0.0.2 | {official['wall_s']:.1f} | {n / official['wall_s']:.1f} | 1.0x | "
+        f"{official['peak_rss_mib']:.0f} |",
+    ]
+    for label in ("cold", "warm"):
+        r = runs[label]
+        lines.append(f"| rrg-eval {label} cache | {r['wall_s']:.1f} | {n / r['wall_s']:.1f} | "
+                     f"{official['wall_s'] / r['wall_s']:.1f}x | {r['peak_rss_mib']:.0f} |")
+    lines += ["", f"Warm / cold: {runs['cold']['wall_s'] / runs['warm']['wall_s']:.1f}x faster. "
+              f"Largest score difference vs official: {max_diff:.2e}.", "",
+              "Command: `python benchmarks/bench_f1chexbert.py --threads " + str(args.threads) + "` (after "
+              "`bash .ci/setup_official_f1chexbert.sh`).", ""]
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
