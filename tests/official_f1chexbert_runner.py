@@ -29,11 +29,22 @@ accuracy, pe_accuracy, cr, cr_5 = model.forward(data["hyps"], data["refs"])
 t2 = time.perf_counter()
 
 
+def peak_rss_mib():
+    """VmHWM of this process (reset at exec, unlike ru_maxrss, which a child inherits from its parent)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def read(path):
     return [ast.literal_eval(line.strip()) for line in open(path).read().splitlines()] if data["hyps"] else []
 
 
 json.dump({"accuracy": float(accuracy), "pe_accuracy": [float(x) for x in pe_accuracy], "cr": cr, "cr_5": cr_5,
            "hyp_labels": read(hyps_file), "ref_labels": read(refs_file), "load_s": t1 - t0, "score_s": t2 - t1,
-           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+           "peak_rss_mib": peak_rss_mib()},
           open(sys.argv[2], "w", encoding="utf-8"), default=float)

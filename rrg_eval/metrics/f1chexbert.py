@@ -57,7 +57,8 @@ class F1CheXbertConfig:
     bert_path: str | None = option(None, in_signature=False, help="explicit folder with bert-base-uncased's "
                                    "config.json and vocab.txt")
     device: str = option("auto", in_signature=False, help="torch device: auto (cuda when present), cpu, cuda:0")
-    batch_size: int = option(32, in_signature=False, help="reports per encoder call")
+    batch_size: int = option(8, in_signature=False, help="reports per encoder call (small batches are fastest on "
+                            "CPU; raise it on a GPU)")
 
 
 def binary_labels(classes: np.ndarray, uncertain_as: str = "positive") -> np.ndarray:
