@@ -30,8 +30,6 @@ RESULTS = REPO / "benchmarks" / "RESULTS_f1chexbert.md"
 OURS = r"""
 import json, sys, time
 t0 = time.perf_counter()
-import torch
-torch.set_num_threads(int(sys.argv[3]))
 from rrg_eval.metrics.f1chexbert import F1CheXbert
 data = json.load(open(sys.argv[1]))
 m = F1CheXbert(checkpoint=data["checkpoint"], bert_path=data["bert"], device="cpu")
@@ -78,7 +76,7 @@ def main() -> None:
     runs = {}
     for label in ("cold", "warm"):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", OURS, str(work / "in.json"), str(cache), str(args.threads)],
+        out = subprocess.run([sys.executable, "-c", OURS, str(work / "in.json"), str(cache)],
                              capture_output=True, text=True, env=env, check=True)
         runs[label] = {**json.loads(out.stdout), "wall_s": time.perf_counter() - t0}
 
@@ -112,7 +110,15 @@ def main() -> None:
         r = runs[label]
         lines.append(f"| rrg-eval {label} cache | {r['wall_s']:.1f} | {n / r['wall_s']:.1f} | "
                      f"{official['wall_s'] / r['wall_s']:.1f}x | {r['peak_rss_mib']:.0f} |")
-    lines += ["", f"Warm / cold: {runs['cold']['wall_s'] / runs['warm']['wall_s']:.1f}x faster. "
+    lines += ["", "Threads: OMP_NUM_THREADS for ours (torch is imported only when a text needs the model, so a warm "
+              "run never imports it), torch.set_num_threads for the official package.", "",
+              "Why the cold target (4x) is missed here: on CPU the BERT-base forward pass is compute-bound, so "
+              "batching (length-sorted, batch 8) gains little over one report at a time; the main gain is "
+              "de-duplication (these 382 predictions are a permutation of the references, so 382 texts are encoded "
+              "instead of 764, exactly 2x) plus ~1.5x from batching and encoding the references once. Scoring a "
+              "second system against the same references encodes only its predictions (cache). On a GPU "
+              "(`device=cuda`, larger `batch_size`) batching gains much more.", "",
+              f"Warm / cold: {runs['cold']['wall_s'] / runs['warm']['wall_s']:.1f}x faster. "
               f"Largest score difference vs official: {max_diff:.2e}.", "",
               "Command: `python benchmarks/bench_f1chexbert.py --threads " + str(args.threads) + "` (after "
               "`bash .ci/setup_official_f1chexbert.sh`).", ""]
