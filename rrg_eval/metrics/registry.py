@@ -27,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "cider": "rrg_eval.metrics.cider:Cider",
     "json_overlap": "rrg_eval.metrics.json_overlap:JsonOverlap",
     "bertscore": "rrg_eval.metrics.bertscore:BertScore",
+    "f1chexbert": "rrg_eval.metrics.f1chexbert:F1CheXbert",
     "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
 }
