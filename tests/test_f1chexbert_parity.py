@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("OFFICIAL_CHEXBERT_VENV", ROOT / ".venv-official-chexbert"))
 RUNNER = Path(__file__).resolve().parent / "official_f1chexbert_runner.py"
 N_PAIRS = 240
+pytestmark = pytest.mark.slow  # runs after .ci/run has created the official venv
 
 
 def run_official(synth: Path, work: Path, hyps: list[str], refs: list[str]) -> dict:
