@@ -157,6 +157,23 @@ def test_import_does_not_import_torch() -> None:
     assert proc.stdout.strip() == "ok"
 
 
+def test_availability_checks_do_not_import_torch() -> None:
+    """Listing metrics (and a warm-cache run) must not pay for importing torch: availability uses find_spec."""
+    code = textwrap.dedent("""
+        import sys
+        from rrg_eval import load_metric
+        from rrg_eval.metrics.registry import names
+        for name in names():
+            load_metric(name).unavailable_reason()
+        heavy = sorted(m for m in ("torch", "transformers") if m in sys.modules)
+        assert not heavy, heavy
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
 def test_entry_point_plugin(tmp_path: Path) -> None:
     """A third-party package registering a metric under the entry-point group ``rrg_eval.metrics``."""
     dist = tmp_path / "rrg_eval_wordcount-0.1.dist-info"

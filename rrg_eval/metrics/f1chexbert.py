@@ -21,6 +21,7 @@ through :meth:`F1CheXbert.labels`. Labels are cached on disk per checkpoint (sha
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +112,10 @@ class F1CheXbert(Metric):
 
     # -- availability and identity ------------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError:
-            return "f1chexbert needs torch and transformers: pip install 'rrg-eval[models]'"
+        # find_spec, not import: listing metrics or a warm-cache run must not pay for importing torch
+        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"f1chexbert needs {' and '.join(missing)}: pip install 'rrg-eval[models]'"
         return None
 
     def required_weights(self) -> list[WeightRequest]:

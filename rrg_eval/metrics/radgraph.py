@@ -20,6 +20,7 @@ Graphs are cached on disk per model (sha256 of the archive) and text, so referen
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +115,10 @@ class RadGraph(Metric):
 
     # -- availability and identity ------------------------------------------------------------------------
     def unavailable_reason(self) -> str | None:
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError:
-            return "radgraph needs torch and transformers: pip install 'rrg-eval[models]'"
+        # find_spec, not import: listing metrics or a warm-cache run must not pay for importing torch
+        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"radgraph needs {' and '.join(missing)}: pip install 'rrg-eval[models]'"
         return None
 
     def archive_request(self) -> WeightRequest:
