@@ -13,4 +13,4 @@ rm -rf "$VENV"
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q torch==2.13.0
 "$VENV/bin/pip" install -q "transformers==4.57.6" "bert-score==0.3.13"
-"$VENV/bin/python" -c "import bert_score, transformers; print('bert_score', bert_score.__version__, 'transformers', transformers.__version__)"
+"$VENV/bin/python" -c "import importlib.metadata as m; print('bert-score', m.version('bert-score'), 'transformers', m.version('transformers'))"  # bert_score.__version__ says 0.3.12 in 0.3.13
