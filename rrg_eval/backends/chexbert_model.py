@@ -13,7 +13,6 @@ Finding"): 0 blank, 1 positive.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -27,15 +26,6 @@ from ..errors import MetricError, MetricUnavailable
 MAX_IDS = 512
 N_HEADS = 14
 _WS = re.compile(r"\s+")
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def clean(text: str) -> str:

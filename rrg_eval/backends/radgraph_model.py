@@ -26,7 +26,6 @@ cut padding), word pieces cached per word, and the archive's weights read with `
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -97,14 +96,6 @@ class ArchiveSpec:
     spans_per_word: float
     ner_labels: tuple[str, ...]
     relation_labels: tuple[str, ...]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_vocab_file(data: bytes) -> list[str]:

@@ -31,6 +31,7 @@ import numpy as np
 from ..cache import AnnotationCache, text_key
 from ..config import option
 from ..errors import MetricUnavailable
+from ..fingerprint import file_sha256
 from ..stats import Stats
 from ..weights import WeightRequest, model_dir, resolve
 from .base import Metric, RunContext, count_empty
@@ -148,21 +149,9 @@ class RadGraph(Metric):
         return self._archive
 
     def archive_sha256(self, cache_dir: Path | None = None) -> str:
-        """sha256 of the archive, remembered in the cache folder by path, size and modification time."""
+        """sha256 of the archive (``rrg_eval.fingerprint``: remembered per path, size and mtime)."""
         if self._sha is None:
-            from ..backends.radgraph_model import file_sha256
-
-            path = self.archive_path()
-            st = path.stat()
-            memo = AnnotationCache(cache_dir, "file-sha256")
-            key = text_key(str(path.resolve()), str(st.st_size), str(st.st_mtime_ns))
-            found = memo.get_many([key]).get(key)
-            if found is not None and len(found) == 64:
-                self._sha = found.decode("ascii")
-            else:
-                self._sha = file_sha256(path)
-                memo.put_many({key: self._sha.encode("ascii")})
-            memo.close()
+            self._sha = file_sha256(self.archive_path(), cache_dir)
         return self._sha
 
     def backend_versions(self) -> dict[str, str]:
