@@ -1,6 +1,6 @@
 """Benchmark: rrg-eval ``bertscore`` vs the official ``bert_score.score`` (bert-score 0.3.13).
 
-Same weights (a base-size synthetic distilbert-base-uncased from ``rrg_eval.testing``, real DistilBERT sizes,
+Same weights (a base-size synthetic distilbert-base-uncased from ``rrg_eval.synthetic_weights``, real DistilBERT sizes,
 seeded random weights), same 382 IU X-ray val pairs (each val report scored against another one, as the test
 fixture ``iu_pairs`` pairs them), same configuration (layer 5, rescaled with bert-score's distilbert baseline,
 no idf). Every run is a fresh process, so imports and model loading count; peak RSS is that process's
@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
-    from rrg_eval.testing import synthesize
+    from rrg_eval.synthetic_weights import synthesize
 
     with tempfile.TemporaryDirectory() as tmp:
         models = Path(args.models) if args.models else synthesize("bertscore", Path(tmp) / "models", "base", 0)

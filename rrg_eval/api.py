@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import options as opts
+from . import option_sources as opts
 from .errors import MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, pair
 from .metrics.base import Metric, RunContext, references_digest

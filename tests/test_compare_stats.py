@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rrg_eval
-from rrg_eval.leaderboard import resampling as rs
+from rrg_eval import resampling as rs
 from rrg_eval.metrics.registry import load_metric
 
 

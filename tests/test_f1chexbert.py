@@ -25,7 +25,7 @@ from rrg_eval.metrics.registry import load_metric  # noqa: E402
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rrg_eval.testing.chexbert import synthesize
+    from rrg_eval.synthetic_weights.chexbert import synthesize
 
     return synthesize(tmp_path_factory.mktemp("chexbert"), "tiny", seed=0)
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow  # runs after .ci/run has created the official ven
 
 def run_official(synth: Path, work: Path, hyps: list[str], refs: list[str]) -> dict:
     """The official package's outputs on ``hyps``/``refs`` with the synthetic checkpoint in ``synth``."""
-    from rrg_eval.testing.chexbert import official_layout
+    from rrg_eval.synthetic_weights.chexbert import official_layout
 
     env = {**os.environ, **official_layout(synth, work)}
     (work / "in.json").write_text(json.dumps({"hyps": hyps, "refs": refs}), encoding="utf-8")
@@ -43,7 +43,7 @@ def test_parity_with_official_f1chexbert(tmp_path: Path, iu_pairs: tuple[list[st
     if not (VENV / "bin" / "python").is_file():
         pytest.skip(f"official f1chexbert venv absent ({VENV}); create it with .ci/setup_official_f1chexbert.sh")
     from rrg_eval.metrics.f1chexbert import F1CheXbert
-    from rrg_eval.testing.chexbert import synthesize
+    from rrg_eval.synthetic_weights.chexbert import synthesize
 
     ids, preds, refs = (x[:N_PAIRS] for x in iu_pairs)
     preds = list(preds)

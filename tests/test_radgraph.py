@@ -21,7 +21,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from rrg_eval.backends.radgraph_model import words_of  # noqa: E402
-from rrg_eval.testing import radgraph as synth  # noqa: E402
+from rrg_eval.synthetic_weights import radgraph as synth  # noqa: E402
 
 
 @pytest.fixture(scope="module")

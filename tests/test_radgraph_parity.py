@@ -2,7 +2,7 @@
 
 The official package runs in its own venv (``.venv-official-radgraph``, made by ``.ci/setup_official_radgraph.sh``:
 its vendored AllenNLP needs transformers < 5) through ``tests/official_radgraph_runner.py``, exchanging JSON.
-Both sides load the same synthetic archive (``rrg_eval.testing.radgraph``; the official package finds it in a
+Both sides load the same synthetic archive (``rrg_eval.synthetic_weights.radgraph``; the official package finds it in a
 hub-cache folder, offline) and score the same 240 IU X-ray validation pairs (with empty reports, odd characters
 and reports longer than 512 word pieces among them); every key, every per-report value and every graph must
 agree.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rrg_eval.testing import radgraph as synth
+from rrg_eval.synthetic_weights import radgraph as synth
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICIAL_VENV = Path(os.environ.get("OFFICIAL_RADGRAPH_VENV", REPO / ".venv-official-radgraph"))

@@ -3,7 +3,7 @@
 ``rrg_eval.compare(systems={name: predictions}, references=..., metrics=[...]) -> Leaderboard``. The first
 system is the baseline. Statistics are computed once per system and metric with the *same* metric instances
 (so model caches annotate the references once), then resampled with the same indices for every metric and
-system (:mod:`rrg_eval.leaderboard.resampling`).
+system (:mod:`rrg_eval.resampling`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import options as opts
+from .. import option_sources as opts
 from ..api import build_metrics, empty_report_warnings, resolve_cache_dir
 from ..errors import ConfigError, InputError, RrgEvalError
 from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports
 from ..metrics.base import Metric, RunContext, references_digest
 from ..result import KeyInfo
 from ..stats import Stats
-from . import resampling as rs
+from .. import resampling as rs
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from .. import config as cfg
+from .. import option_spec as cfg
 from ..stats import Stats
 from ..version import __version__
 
@@ -59,7 +59,7 @@ class Metric(ABC):
     """Base class of every metric.
 
     Subclasses set the class attributes and implement :meth:`compute_stats`, :meth:`aggregate` and
-    :meth:`per_report`. ``Config`` must be a frozen dataclass whose fields use :func:`rrg_eval.config.option`.
+    :meth:`per_report`. ``Config`` must be a frozen dataclass whose fields use :func:`rrg_eval.option_spec.option`.
     """
 
     name: ClassVar[str]

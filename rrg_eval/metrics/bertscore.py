@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..cache import AnnotationCache, text_key
-from ..config import option
+from ..option_spec import option
 from ..errors import ConfigError, MetricUnavailable
 from ..stats import Stats
 from ..weights import WeightRequest, hub_offline, resolve

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import option
+from ..option_spec import option
 from ..normalize import Normalization, normalize
 from ..stats import Stats
 from .base import Metric, RunContext

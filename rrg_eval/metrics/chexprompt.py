@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import config as cfg
-from ..config import option
+from .. import option_spec as cfg
+from ..option_spec import option
 from ..errors import ConfigError, MetricError, MetricUnavailable
 from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import option
+from ..option_spec import option
 from ..normalize import Normalization, normalize
 from ..stats import Stats
 from .base import Metric, RunContext

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import option
+from ..option_spec import option
 from ..stats import Stats
 from .base import Metric, RunContext
 

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..config import option
+from ..option_spec import option
 from ..errors import MetricError, MetricUnavailable
 from ..normalize import Normalization, normalize
 from ..stats import Stats

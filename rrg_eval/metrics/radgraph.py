@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..cache import AnnotationCache, text_key
-from ..config import option
+from ..option_spec import option
 from ..errors import MetricUnavailable
 from ..fingerprint import file_sha256
 from ..stats import Stats

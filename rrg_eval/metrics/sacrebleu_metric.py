@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import option
+from ..option_spec import option
 from ..normalize import Normalization, normalize
 from ..stats import Stats
 from .base import Metric, RunContext

@@ -22,9 +22,9 @@ SIZES = ("tiny", "base")
 
 # kind -> "module:function"
 SYNTHESIZERS: dict[str, str] = {
-    "bertscore": "rrg_eval.testing.bertscore:synthesize",
-    "chexbert": "rrg_eval.testing.chexbert:synthesize",
-    "radgraph": "rrg_eval.testing.radgraph:synthesize",
+    "bertscore": "rrg_eval.synthetic_weights.bertscore:synthesize",
+    "chexbert": "rrg_eval.synthetic_weights.chexbert:synthesize",
+    "radgraph": "rrg_eval.synthetic_weights.radgraph:synthesize",
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..stats import Stats, concat, n_rows, take
+from .stats import Stats, concat, n_rows, take
 
 Aggregate = Callable[[Stats], Mapping[str, float]]
 
