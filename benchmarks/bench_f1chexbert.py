@@ -1,7 +1,8 @@
 """Benchmark ``f1chexbert`` against the official ``f1chexbert.F1CheXbert`` (0.0.2) on the same synthetic weights.
 
 Both score the 382 IU X-ray validation pairs (``tests/conftest.py::iu_pairs``: each report against another) with a
-base-size synthetic ``chexbert.pth`` (BERT-base encoder, written by ``rrg_eval.synthetic_weights.chexbert``), each in a fresh
+base-size synthetic ``chexbert.pth`` (BERT-base encoder, written by
+``rrg_eval.synthetic_weights.chexbert``), each in a fresh
 process, so that peak resident memory is the process's own. Ours runs twice: cold (empty cache folder) and warm
 (same folder). The official package runs in ``.venv-official-chexbert`` (``.ci/setup_official_f1chexbert.sh``).
 Both use the same number of torch threads. The scores of both are compared (they must agree to 1e-6).

@@ -1,7 +1,8 @@
 """Benchmark ``radgraph`` against the official ``radgraph.F1RadGraph`` (0.1.18) on the same synthetic weights.
 
 Both score the 382 IU X-ray validation pairs (``tests/conftest.py::iu_pairs``: each report against another) with a
-base-size synthetic ``radgraph-xl`` archive (BERT-base encoder, written by ``rrg_eval.synthetic_weights.radgraph``), each in a
+base-size synthetic ``radgraph-xl`` archive (BERT-base encoder, written by
+``rrg_eval.synthetic_weights.radgraph``), each in a
 fresh process, so that peak resident memory is the process's own. Ours runs twice: cold (empty cache folder) and
 warm (same folder). The official package runs in ``.venv-official-radgraph`` (``.ci/setup_official_radgraph.sh``).
 

@@ -194,7 +194,7 @@ def verify(metrics: Iterable[str] | None = None, cache_dir: str | Path | None = 
 
 
 def synth(kind: str, out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0) -> Path:
-    """Write synthetic checkpoints of ``kind`` (see :mod:`rrg_eval.synthetic_weights`); returns the model folder root."""
+    """Write synthetic checkpoints of ``kind`` (:mod:`rrg_eval.synthetic_weights`); returns the model folder."""
     from .synthetic_weights import synthesize
 
     return synthesize(kind, out_dir, size=size, seed=seed)

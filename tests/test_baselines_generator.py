@@ -179,6 +179,7 @@ def test_tiny_generator_learns_and_beats_the_constant_baseline(tmp_path) -> None
 
 def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from rrg_baselines.generator.config import CONFIG_DIR
+
     from rrg_eval.errors import ConfigError
 
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
@@ -198,9 +199,9 @@ def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # t
 
 def test_cli_train_generate_and_image_nearest(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import yaml
-
     from rrg_baselines.generator.embed import ImageEncoder
     from rrg_baselines.text import nearest_baseline
+
     from rrg_eval.cli import main
 
     images, studies, val = synth
@@ -245,6 +246,7 @@ def test_one_model_with_section_prompts(synth, tmp_path) -> None:  # type: ignor
 
 def test_vit_encoder_with_mlp_adapter_trains_a_step(synth) -> None:  # type: ignore[no-untyped-def]
     from rrg_baselines.generator.data import StudyDataset, collate
+
     from rrg_eval.errors import ConfigError
 
     images, studies, _ = synth

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from rrg_baselines.studies import Study, read_studies, write_predictions
 from rrg_baselines.text import (
     TextEncoder,
@@ -16,6 +15,7 @@ from rrg_baselines.text import (
     nearest_indices,
     random_baseline,
 )
+
 from rrg_eval.cli import main
 from rrg_eval.errors import InputError
 
@@ -133,7 +133,6 @@ def test_cli_run_constant_and_random_are_deterministic(tmp_path) -> None:  # typ
 
 def test_stitching_and_view_selection(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
-
     from rrg_baselines.generator.config import DataConfig
     from rrg_baselines.generator.data import load_study_image, select_views, stitch
 

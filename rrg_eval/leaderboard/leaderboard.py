@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import option_sources as opts
+from .. import resampling as rs
 from ..api import build_metrics, empty_report_warnings, resolve_cache_dir
 from ..errors import ConfigError, InputError, RrgEvalError
 from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports
 from ..metrics.base import Metric, RunContext, references_digest
 from ..result import KeyInfo
 from ..stats import Stats
-from .. import resampling as rs
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from ..cache import AnnotationCache, text_key
-from ..option_spec import option
 from ..errors import ConfigError, MetricUnavailable
+from ..option_spec import option
 from ..stats import Stats
 from ..weights import WeightRequest, hub_offline, resolve
 from .base import Metric, RunContext, count_empty

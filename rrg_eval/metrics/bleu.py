@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..option_spec import option
 from ..normalize import Normalization, normalize
+from ..option_spec import option
 from ..stats import Stats
 from .base import Metric, RunContext
 

@@ -27,7 +27,6 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import option_spec as cfg
-from ..option_spec import option
 from ..errors import ConfigError, MetricError, MetricUnavailable
 from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (
@@ -45,6 +44,7 @@ from ..judge.dryrun import JudgePlan, make_plan
 from ..judge.parse import ERROR_TYPES, parse_answer
 from ..judge.privacy import DEFAULT_OPENAI_URL, classify_host, host_of, privacy_refusal
 from ..judge.prompts import Prompt, load_prompt
+from ..option_spec import option
 from ..stats import Stats
 from ..version import __version__
 from .base import Metric, RunContext, count_empty

@@ -30,9 +30,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..cache import AnnotationCache, text_key
-from ..option_spec import option
 from ..errors import MetricUnavailable
 from ..fingerprint import file_sha256
+from ..option_spec import option
 from ..stats import Stats
 from ..weights import WeightRequest, resolve
 from .base import Metric, RunContext, count_empty

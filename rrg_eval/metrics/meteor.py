@@ -18,9 +18,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..option_spec import option
 from ..errors import MetricError, MetricUnavailable
 from ..normalize import Normalization, normalize
+from ..option_spec import option
 from ..stats import Stats
 from .base import Metric, RunContext
 

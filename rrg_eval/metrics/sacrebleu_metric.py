@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..option_spec import option
 from ..normalize import Normalization, normalize
+from ..option_spec import option
 from ..stats import Stats
 from .base import Metric, RunContext
 
