@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..normalize import Normalization, normalize
-from ..option_spec import option
+from ..option_spec import option, positive
 from ..stats import Stats
 from .base import Metric, RunContext
 
@@ -204,7 +204,7 @@ def cider_resampled(rows: list[CiderRow], indices: np.ndarray, sigma: float) -> 
 class CiderConfig:
     """Options of ``cider``."""
 
-    sigma: float = option(6.0, help="standard deviation of the Gaussian length penalty")
+    sigma: float = option(6.0, help="standard deviation of the Gaussian length penalty", check=positive)
     normalize: Normalization = option("none", sig="norm", help="text normalisation before scoring")
 
 

@@ -25,6 +25,7 @@ from ..stats import Stats
 from .base import Metric, RunContext
 
 _LINE_BREAK = re.compile(r"\r\n|[\r\n]")
+_JAVA_PROBLEM = re.compile(r"(Exception|Error)\b")
 
 # Meteor 1.5's scoring of its sufficient statistics, for scoring many resamples without a round trip to the jar.
 # Parameters of ``-l en`` (task "default"): alpha, beta, gamma, delta, and the weights of the exact, stem,
@@ -114,10 +115,16 @@ class _MeteorProcess:
                                       stderr=self._stderr)
         self._lock = threading.Lock()
 
-    def _fail(self, what: str) -> MetricError:
+    def _fail(self, what: str, answered: int) -> MetricError:
         self._stderr.seek(0)
-        tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-5:]
-        return MetricError(f"meteor: the Meteor jar stopped while {what}: " + (" / ".join(tail) or "no message"))
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        cause = next((ln.strip() for ln in lines if _JAVA_PROBLEM.search(ln) and not ln.lstrip().startswith("at ")),
+                     None)
+        shown = cause or (" / ".join(lines[-5:]) or "no message")
+        error = MetricError(f"meteor: the Meteor jar stopped while {what}: {shown}")
+        error.answered = answered  # type: ignore[attr-defined]  # lines answered before it stopped
+        error.cause = cause or ""  # type: ignore[attr-defined]
+        return error
 
     def _exchange(self, lines: list[str], n_answers: int, what: str) -> list[str]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -139,11 +146,11 @@ class _MeteorProcess:
                 raw = self._proc.stdout.readline()
                 if not raw:
                     writer.join(1)
-                    raise self._fail(what)
+                    raise self._fail(what, len(answers))
                 answers.append(raw.decode().strip())
             writer.join()
             if error:
-                raise self._fail(what)
+                raise self._fail(what, len(answers))
         return answers
 
     def statistics(self, hypotheses: list[str], references: list[str]) -> list[str]:
@@ -214,7 +221,18 @@ class Meteor(Metric):
         # the jar reads one command per line and Java ends lines at \r too: every line break becomes a space
         hyps = [_LINE_BREAK.sub(" ", normalize(p, mode)) for p in predictions]
         refs = [_LINE_BREAK.sub(" ", normalize(r, mode)) for r in references]
-        return {"meteor_stats": self._running().statistics(hyps, refs)}
+        try:
+            return {"meteor_stats": self._running().statistics(hyps, refs)}
+        except MetricError as exc:
+            self.close()  # the jar is gone; a later call starts a new one
+            at = getattr(exc, "answered", None)
+            if at is None or at >= len(ids):
+                raise
+            words = max(len(hyps[at].split()), len(refs[at].split()))
+            raise MetricError(
+                f"meteor: report {ids[at]!r} ({words:,} words) stopped the Meteor jar "
+                f"({getattr(exc, 'cause', '') or 'no message'}); Meteor 1.5 cannot align it (reports this long "
+                "exhaust its aligner or its 2 GB heap): shorten it, or leave meteor out (--metrics ...)") from None
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
         if not stats["meteor_stats"]:

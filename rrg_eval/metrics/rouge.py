@@ -21,6 +21,22 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 TOKEN_MEMO = 50_000  # texts whose tokens are kept (references scored against several systems are tokenized once)
 
 
+def _sentence_splitter_ready(split: bool) -> str | None:
+    """``check`` of ``split_summaries``: rouge-score splits with nltk's punkt, whose data is a separate download."""
+    if not split:
+        return None
+    try:
+        import nltk
+
+        nltk.data.find("tokenizers/punkt_tab/english/")
+    except LookupError:
+        return ("needs nltk's punkt_tab sentence-splitter data, which is not installed; fetch it once with "
+                "`python -m nltk.downloader punkt_tab` (or copy it into a folder on NLTK_DATA on an offline machine)")
+    except ImportError:
+        return "needs nltk: pip install nltk"
+    return None
+
+
 class _MemoStemmer:
     """rouge-score's Porter stemmer, each distinct word stemmed once (stemming is a pure function of the word)."""
 
@@ -69,7 +85,8 @@ class RougeConfig:
     """Options of ``rouge``; names are ``rouge_score.RougeScorer``'s arguments."""
 
     use_stemmer: bool = option(True, sig="stem", help="Porter-stem tokens longer than 3 characters")
-    split_summaries: bool = option(False, sig="split", help="split rougeLsum summaries on sentences (nltk)")
+    split_summaries: bool = option(False, sig="split", help="split rougeLsum summaries on sentences (nltk; needs "
+                                   "its punkt_tab data)", check=_sentence_splitter_ready)
     normalize: Normalization = option("none", sig="norm", help="text normalisation before scoring")
 
 
