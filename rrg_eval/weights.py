@@ -127,3 +127,10 @@ def resolve(request: WeightRequest, explicit: str | os.PathLike | None = None, *
     what = f" ({request.what})" if request.what else ""
     raise MetricUnavailable(f"{request.describe()}{what} not found; looked in " + "; ".join(looked) + "; "
                             + _fetch_hint(request))
+
+
+def read_checkpoint_error(path: Path, exc: BaseException, *, what: str = "checkpoint") -> MetricUnavailable:
+    """A one-line error for a weight file that cannot be read (corrupt, truncated), naming its path."""
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return MetricUnavailable(f"cannot read the {what} {path}: {type(exc).__name__}: {detail} (a corrupt or "
+                             f"incomplete download? check it with `rrg-eval models verify`, fetch it again)")

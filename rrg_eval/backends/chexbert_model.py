@@ -9,6 +9,10 @@ keeping the final ``[SEP]``), then encoded in length-sorted batches. Dropout is 
 
 Class indices of the 13 four-way heads: 0 blank, 1 positive, 2 negative, 3 uncertain; of the 14th ("No
 Finding"): 0 blank, 1 positive.
+
+One forward pass gives both the labels and the [CLS] vector (``CheXbertModel.run``), and one cache entry can
+hold both (:func:`encode_output` / :func:`decode_output`), so that a metric built on CheXbert embeddings (e.g.
+SembScore) reuses the labeler's pass and cache.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MetricError, MetricUnavailable
+from ..weights import read_checkpoint_error
 
 MAX_IDS = 512
 N_HEADS = 14
@@ -33,6 +38,23 @@ def clean(text: str) -> str:
     return _WS.sub(" ", text.strip()).strip()
 
 
+def encode_output(classes: np.ndarray, cls: np.ndarray | None) -> bytes:
+    """A cache entry: the 14 class indices (int8), then the [CLS] vector (little-endian float32) when given."""
+    out = np.asarray(classes, dtype=np.int8).tobytes()
+    return out if cls is None else out + np.ascontiguousarray(cls, dtype="<f4").tobytes()
+
+
+def decode_output(blob: bytes) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The inverse of :func:`encode_output`; None for a damaged entry."""
+    if len(blob) < N_HEADS or (len(blob) - N_HEADS) % 4:
+        return None
+    classes = np.frombuffer(blob, dtype=np.int8, count=N_HEADS)
+    if classes.min() < 0 or classes.max() > 3:
+        return None
+    cls = np.frombuffer(blob, dtype="<f4", offset=N_HEADS) if len(blob) > N_HEADS else None
+    return classes.astype(np.int64), (cls.astype(np.float32) if cls is not None else None)
+
+
 def load_state_dict(path: Path) -> dict[str, Any]:
     """The labeler's parameters from ``chexbert.pth``, without the ``module.`` prefixes (weights_only load)."""
     import torch
@@ -40,7 +62,7 @@ def load_state_dict(path: Path) -> dict[str, Any]:
     try:
         blob = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle / zip errors come in many types
-        raise MetricUnavailable(f"cannot read the CheXbert checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+        raise read_checkpoint_error(path, exc, what="CheXbert checkpoint") from None
     state = blob.get("model_state_dict", blob) if isinstance(blob, dict) else None
     if not isinstance(state, dict):
         raise MetricUnavailable(f"{path} holds no CheXbert state dict ('model_state_dict')")
@@ -109,15 +131,22 @@ class CheXbertModel:
                 out[torch.tensor(chunk, device=self.device)] = hidden[:, 0, :].float()
         return out
 
-    def classes(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
-        """Class index of each of the 14 heads for each text, and how many texts were truncated."""
+    def run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """One forward pass: class indices (n, 14), [CLS] vectors (n, hidden, float32), truncated count."""
         import torch
 
         encoded = [self.encode(t) for t in texts]
         truncated = sum(1 for _, cut in encoded if cut)
         if not encoded:
-            return np.zeros((0, N_HEADS), dtype=np.int64), 0
+            return (np.zeros((0, N_HEADS), dtype=np.int64),
+                    np.zeros((0, self.bert.config.hidden_size), dtype=np.float32), 0)
         cls = self.features([ids for ids, _ in encoded])
         with torch.inference_mode():
             preds = [torch.argmax(cls @ w.T + b, dim=1) for w, b in zip(self.heads_w, self.heads_b)]
-            return torch.stack(preds, dim=1).cpu().numpy().astype(np.int64), truncated
+            classes = torch.stack(preds, dim=1).cpu().numpy().astype(np.int64)
+        return classes, cls.cpu().numpy().astype(np.float32), truncated
+
+    def classes(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+        """Class index of each of the 14 heads for each text, and how many texts were truncated."""
+        classes, _, truncated = self.run(texts)
+        return classes, truncated

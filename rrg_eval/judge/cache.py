@@ -5,7 +5,9 @@ settings, the reference and the candidate; the value is ``{"answer": text, "atte
 as JSON. Nothing else is stored (never the API key, the base URL or the report ids). A rejected (unparsed)
 answer is stored with its attempt count, so a rerun re-asks only when more parse retries are allowed than were
 already spent. Built on :class:`rrg_eval.cache.AnnotationCache`; a connection per thread, because answers can
-be written from the worker thread that runs the event loop.
+be written from the worker thread that runs the event loop. Opening, file modes (0700 / 0600) and what an
+SQLite error means (corrupt: moved aside; locked, full, read-only: go on without the cache, nothing lost;
+unusable folder: :class:`rrg_eval.cache.CacheError`) are the annotation cache's, shared.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ class AnswerCache:
     @property
     def enabled(self) -> bool:
         return self.cache_dir is not None
+
+    @property
+    def problem(self) -> str | None:
+        """Why this thread's cache was not read or written (locked, disk full, read-only), if it was not."""
+        store = getattr(self._local, "store", None)
+        return store.problem if store is not None else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
         """The cached answers of those ``keys`` that are present (unreadable entries are skipped)."""
@@ -129,6 +137,8 @@ class CacheWriter:
             if batch and self.error is None:
                 try:
                     store.put_many(batch)
+                    if store.problem is not None:
+                        self.error = OSError(store.problem)
                 except Exception as exc:  # reported by close(); the run itself goes on
                     self.error = exc
         self._cache.close()

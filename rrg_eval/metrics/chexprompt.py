@@ -275,6 +275,8 @@ class Chexprompt(Metric):
         lookup = AnswerCache(context.cache_dir, namespace)
         try:
             cached = lookup.get_many(distinct) if lookup.enabled else {}
+            if lookup.problem:
+                context.warn(self.name, lookup.problem)
         finally:
             lookup.close()
         final: dict[str, tuple[str, bool]] = {k: (v.text, v.accepted) for k, v in cached.items()}

@@ -16,12 +16,12 @@ convention). Corpus scores are scikit-learn's ``classification_report`` averages
 Per report, each key is the same formula applied to that report alone (a one-report corpus); the accuracy per
 report is 1 when its 5 labels agree (the package's ``pe_accuracy``). The labels of every report (14 columns of
 0/1, in ``TARGET_NAMES`` order) are in the statistics (``prediction_labels``, ``reference_labels``) and available
-through :meth:`F1CheXbert.labels`. Labels are cached on disk per checkpoint (sha256) and text.
+through :meth:`F1CheXbert.labels`. Labels (and the [CLS] vector of the same pass) are cached on disk per text and
+per digest of every file that changes them: chexbert.pth, the encoder's config.json and tokenizer files.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +29,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..cache import AnnotationCache, text_key
 from ..errors import MetricUnavailable
-from ..fingerprint import file_sha256
 from ..option_spec import option
 from ..stats import Stats
 from ..weights import WeightRequest, resolve
-from .base import Metric, RunContext, count_empty
+from .base import RunContext, count_empty
+from .model import Codec, ModelMetric
 
 HUB_REPO = "StanfordAIMI/RRG_scorers"
 BERT_REPO = "bert-base-uncased"
@@ -45,6 +44,9 @@ TARGET_NAMES = ("Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "L
 TARGET_NAMES_5 = ("Cardiomegaly", "Edema", "Consolidation", "Atelectasis", "Pleural Effusion")
 INDEX_5 = np.array([TARGET_NAMES.index(n) for n in TARGET_NAMES_5])
 BLANK, POSITIVE, NEGATIVE, UNCERTAIN = 0, 1, 2, 3
+# every file of the encoder folder that BertConfig / BertTokenizer read: each changes the numbers (issue 11 #7)
+ENCODER_FILES = ("config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                 "added_tokens.json", "tokenizer.json")
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def subset_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return np.all(np.asarray(y_true) == np.asarray(y_pred), axis=1).astype(float)
 
 
-class F1CheXbert(Metric):
+class F1CheXbert(ModelMetric):
     """F1-CheXbert (14 and 5 labels), f1chexbert 0.0.2 convention."""
 
     name = "f1chexbert"
@@ -103,116 +105,79 @@ class F1CheXbert(Metric):
     reference = "f1chexbert 0.0.2 F1CheXbert()(hyps=..., refs=...): accuracy and classification_report dicts"
     keys = ("f1chexbert_14_micro_f1", "f1chexbert_14_macro_f1", "f1chexbert_14_weighted_f1",
             "f1chexbert_5_micro_f1", "f1chexbert_5_macro_f1", "f1chexbert_5_weighted_f1", "f1chexbert_5_accuracy")
-    extra = "models"
 
-    def __init__(self, config: Any = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self._model: Any = None
-        self._checkpoint: Path | None = None
-        self._sha: str | None = None
-
-    # -- availability and identity ------------------------------------------------------------------------
-    def unavailable_reason(self) -> str | None:
-        # find_spec, not import: listing metrics or a warm-cache run must not pay for importing torch
-        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"f1chexbert needs {' and '.join(missing)}: pip install 'rrg-eval[models]'"
-        return None
-
+    # -- weights ------------------------------------------------------------------------------------------
     def required_weights(self) -> list[WeightRequest]:
         return [WeightRequest(HUB_REPO, "chexbert.pth", what="CheXbert labeler weights"),
                 WeightRequest(BERT_REPO, "config.json", what="CheXbert encoder config"),
                 WeightRequest(BERT_REPO, "vocab.txt", what="CheXbert tokenizer vocabulary")]
 
     def checkpoint_path(self, *, use_hub: bool = True) -> Path:
-        if self._checkpoint is None:
-            self._checkpoint = resolve(self.required_weights()[0], self.config.checkpoint, use_hub=use_hub)
-        return self._checkpoint
+        return resolve(self.required_weights()[0], self.config.checkpoint, use_hub=use_hub)
 
-    def _bert_dir(self) -> Path:
+    def _bert_dir(self, *, use_hub: bool = True) -> Path:
         if self.config.bert_path:
             path = Path(self.config.bert_path).expanduser()
             for name in ("config.json", "vocab.txt"):
                 if not (path / name).is_file():
                     raise MetricUnavailable(f"f1chexbert.bert_path {path} has no {name}")
             return path
-        config = resolve(self.required_weights()[1])
-        vocab = resolve(self.required_weights()[2])
+        config = resolve(self.required_weights()[1], use_hub=use_hub)
+        vocab = resolve(self.required_weights()[2], use_hub=use_hub)
         if config.parent != vocab.parent:
             raise MetricUnavailable(f"bert-base-uncased config.json ({config}) and vocab.txt ({vocab}) are in "
                                     "different folders")
         return config.parent
 
-    def checkpoint_sha256(self, cache_dir: Path | None = None) -> str:
-        """sha256 of the chexbert.pth (``rrg_eval.fingerprint``: remembered per path, size and mtime)."""
-        if self._sha is None:
-            self._sha = file_sha256(self.checkpoint_path(), cache_dir)
-        return self._sha
+    def weight_files(self, *, use_hub: bool = True) -> list[Path]:
+        """chexbert.pth, and the encoder's config.json and tokenizer files (every one that is present)."""
+        checkpoint = self.checkpoint_path(use_hub=use_hub)
+        folder = self._bert_dir(use_hub=use_hub)
+        return [checkpoint, *[folder / n for n in ENCODER_FILES if (folder / n).is_file()]]
 
-    def backend_versions(self) -> dict[str, str]:
-        """The checkpoint's sha256 prefix; never downloads."""
-        if self._checkpoint is None:
-            try:
-                self.checkpoint_path(use_hub=False)
-            except MetricUnavailable:
-                return {"weights": "unresolved"}
-        return {"weights": self.checkpoint_sha256()[:12]}
+    def cache_label(self) -> str:
+        return "chexbert"
 
-    def _device(self) -> str:
-        if self.config.device != "auto":
-            return self.config.device
-        import torch
+    def load_backend(self) -> Any:
+        """The loaded labeler (``rrg_eval.backends.chexbert_model.CheXbertModel``)."""
+        from ..backends.chexbert_model import CheXbertModel
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return CheXbertModel(self.checkpoint_path(), self._bert_dir(), device=self.device(),
+                             batch_size=self.batch_size)
 
     def model(self) -> Any:
-        """The loaded labeler (``rrg_eval.backends.chexbert_model.CheXbertModel``)."""
-        if self._model is None:
-            reason = self.unavailable_reason()
-            if reason:
-                raise MetricUnavailable(reason)
-            from ..backends.chexbert_model import CheXbertModel
-
-            self._model = CheXbertModel(self.checkpoint_path(), self._bert_dir(), device=self._device(),
-                                        batch_size=self.config.batch_size)
-        return self._model
+        """The loaded labeler (kept for callers of the previous API)."""
+        return self.backend()
 
     # -- labelling ----------------------------------------------------------------------------------------
-    def classes(self, texts: Sequence[str], *, cache_dir: Path | None = None,
-                context: RunContext | None = None) -> np.ndarray:
-        """CheXbert class indices (n, 14: 0 blank, 1 positive, 2 negative, 3 uncertain), de-duplicated, cached."""
-        context = context or RunContext(cache_dir=cache_dir)
-        unique = list(dict.fromkeys(texts))
-        cache = AnnotationCache(context.cache_dir, "chexbert-" + self.checkpoint_sha256(context.cache_dir)[:16])
-        keys = {t: text_key(t) for t in unique}
-        found: dict[str, np.ndarray] = {}
-        bad = 0
-        stored = cache.get_many(keys.values())
-        for text in unique:
-            data = stored.get(keys[text])
-            if data is None:
-                continue
-            row = np.frombuffer(data, dtype=np.int8)
-            if row.shape != (14,) or row.min() < 0 or row.max() > 3:
-                bad += 1
-                continue
-            found[text] = row.astype(np.int64)
-        if bad:
-            context.warn(self.name, f"{bad} unreadable cache entr{'y' if bad == 1 else 'ies'} recomputed")
-        todo = [t for t in unique if t not in found]
-        if todo:
-            computed, truncated = self.model().classes(todo)
+    def chexbert_outputs(self, texts: Sequence[str], *, context: RunContext,
+                         need_cls: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class indices (n, 14) and, with ``need_cls``, [CLS] vectors (n, hidden) of ``texts``, cached.
+
+        One forward pass gives both and the cache stores both, so an embedding metric on the CheXbert encoder
+        (SembScore) reuses the labeler's pass and its cache entries.
+        """
+        from ..backends.chexbert_model import decode_output, encode_output
+
+        def compute(todo: list[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+            classes, cls, truncated = self.backend().run(todo)
             if truncated:
                 context.warn(self.name, f"{truncated} report(s) longer than 512 word pieces truncated to 512, "
                              "as the official package does")
-            cache.put_many({keys[t]: computed[j].astype(np.int8).tobytes() for j, t in enumerate(todo)})
-            found.update((t, computed[j]) for j, t in enumerate(todo))
-        if cache.rebuilt:
-            context.warn(self.name, f"corrupt cache file {cache.path} moved aside and rebuilt")
-        cache.close()
+            return [(classes[j], cls[j]) for j in range(len(todo))]
+
+        found = self.annotate_cached(texts, context, codec=Codec(lambda v: encode_output(*v), decode_output),
+                                     compute=compute, accept=(lambda v: v[1] is not None) if need_cls else None)
         if not texts:
-            return np.zeros((0, 14), dtype=np.int64)
-        return np.stack([found[t] for t in texts])
+            return np.zeros((0, 14), dtype=np.int64), None
+        classes = np.stack([found[t][0] for t in texts])
+        cls = np.stack([found[t][1] for t in texts]) if need_cls else None  # type: ignore[misc]
+        return classes, cls
+
+    def classes(self, texts: Sequence[str], *, cache_dir: Path | None = None,
+                context: RunContext | None = None) -> np.ndarray:
+        """CheXbert class indices (n, 14: 0 blank, 1 positive, 2 negative, 3 uncertain), de-duplicated, cached."""
+        return self.chexbert_outputs(texts, context=context or RunContext(cache_dir=cache_dir))[0]
 
     def labels(self, texts: Sequence[str], *, cache_dir: Path | None = None,
                context: RunContext | None = None) -> np.ndarray:
@@ -246,5 +211,3 @@ class F1CheXbert(Metric):
                 for i in range(len(hyp))]
         return {k: np.array([r[k] for r in rows], dtype=float) for k in self.keys}
 
-    def close(self) -> None:
-        self._model = None
