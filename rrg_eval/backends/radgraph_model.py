@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MetricError, MetricUnavailable
+from ..weights import read_checkpoint_error
 
 _V1_SPLIT = re.compile(r"(?<! )(?=[/,-,:,.,!?()])|(?<=[/,-,:,.,!?()])(?! )")
 _WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
@@ -179,7 +180,10 @@ def read_archive(path: Path, model_type: str) -> tuple[ArchiveSpec, dict[str, An
     vocab = {name[len("vocabulary/"):-len(".txt")]: _read_vocab_file(data)
              for name, data in members.items() if name.startswith("vocabulary/") and name.endswith(".txt")}
     spec = parse_spec(cfg, vocab, model_type, where=str(path))
-    state = torch.load(io.BytesIO(members["weights.th"]), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(io.BytesIO(members["weights.th"]), map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle / zip errors come in many types
+        raise read_checkpoint_error(path, exc, what="RadGraph archive's weights.th in") from None
     return spec, state
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import struct
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,14 +38,13 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import AnnotationCache, text_key
+from ..backends.bertscore_encoder import Encoder, decode_entry, encode_entry
 from ..errors import ConfigError, MetricUnavailable
 from ..option_spec import option
 from ..stats import Stats
 from ..weights import WeightRequest, hub_offline, resolve
-from .base import Metric, RunContext, count_empty
-
-INSTALL_HINT = "pip install 'rrg-eval[models]'"
+from .base import RunContext, count_empty
+from .model import INSTALL_HINT, Codec, ModelMetric
 
 # The layer bert-score uses by default for some common models (bert_score.utils.model2layers, tuned on WMT16).
 DEFAULT_LAYERS: dict[str, int] = {
@@ -69,8 +67,9 @@ MODEL_FILES: tuple[tuple[str, str], ...] = (
     ("model.safetensors", "model weights"),
 )
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-_MAGIC = b"BSE1"
-_HEADER = struct.Struct("<4siiB")
+IDENTITY_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
+                  "special_tokens_map.json", *WEIGHT_FILES)
+__all__ = ["BertScore", "BertScoreConfig", "decode_entry", "encode_entry", "greedy_match_batch", "read_baseline"]
 
 
 @dataclass(frozen=True)
@@ -111,126 +110,6 @@ def read_baseline(path: Path, num_layers: int) -> np.ndarray:
     if num_layers >= len(rows) or len(rows[num_layers]) < 4:
         raise ConfigError(f"bertscore: the baseline file {path} has no row for layer {num_layers}")
     return np.asarray(rows[num_layers][1:4], dtype=np.float64).astype(np.float32)
-
-
-def encode_entry(ids: np.ndarray, emb: np.ndarray, truncated: bool) -> bytes:
-    """Serialise one text's token ids and float32 embeddings for the annotation cache."""
-    n, d = emb.shape
-    return (_HEADER.pack(_MAGIC, n, d, int(truncated)) + np.ascontiguousarray(ids, dtype="<i4").tobytes()
-            + np.ascontiguousarray(emb, dtype="<f4").tobytes())
-
-
-def decode_entry(blob: bytes) -> tuple[np.ndarray, np.ndarray, bool] | None:
-    """The inverse of :func:`encode_entry`; None for a damaged entry."""
-    if len(blob) < _HEADER.size:
-        return None
-    magic, n, d, truncated = _HEADER.unpack_from(blob)
-    if magic != _MAGIC or n < 0 or d <= 0 or len(blob) != _HEADER.size + 4 * n + 4 * n * d:
-        return None
-    ids = np.frombuffer(blob, dtype="<i4", count=n, offset=_HEADER.size).astype(np.int64)
-    emb = np.frombuffer(blob, dtype="<f4", count=n * d, offset=_HEADER.size + 4 * n).reshape(n, d)
-    return ids, emb, bool(truncated)
-
-
-def _truncate_layers(model: Any, num_layers: int) -> Any:
-    """Keep the first ``num_layers`` transformer layers (as bert-score does), so out[0] is that layer's output."""
-    import torch
-
-    if hasattr(model, "decoder") and hasattr(model, "encoder"):
-        model = model.encoder
-    for path in (("encoder", "layer"), ("transformer", "layer"), ("layers",), ("layer",), ("encoder", "block")):
-        owner = model
-        for part in path[:-1]:
-            owner = getattr(owner, part, None)
-        layers = getattr(owner, path[-1], None) if owner is not None else None
-        if isinstance(layers, torch.nn.ModuleList):
-            if not 0 <= num_layers <= len(layers):
-                raise ConfigError(f"bertscore.num_layers must be between 0 and {len(layers)} for this model, "
-                                  f"got {num_layers}")
-            setattr(owner, path[-1], torch.nn.ModuleList(list(layers)[:num_layers]))
-            return model
-    raise ConfigError(f"bertscore: cannot find the transformer layers of {type(model).__name__}")
-
-
-def _quiet_load(auto_class: Any, folder: Path) -> Any:
-    """``auto_class.from_pretrained(folder)`` without transformers' progress bar (only the CLI writes output)."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:  # pragma: no cover - very old transformers
-        return auto_class.from_pretrained(str(folder))
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        return auto_class.from_pretrained(str(folder))
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
-
-class _Encoder:
-    """Tokenizer and truncated model of one folder: texts -> token ids -> contextual embeddings."""
-
-    def __init__(self, folder: Path, num_layers: int, device: str, batch_size: int) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        self.torch = torch
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"bertscore.device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
-        try:
-            self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                       ("cpu" if device == "auto" else device))
-        except RuntimeError as exc:
-            raise ConfigError(f"bertscore.device: {exc}") from None
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        if type(tokenizer).__name__.lower().startswith(("roberta", "gpt2")):
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), add_prefix_space=True)
-        self.tokenizer = tokenizer
-        model = _quiet_load(AutoModel, folder)
-        model.eval()
-        model = _truncate_layers(model, num_layers).float()
-        self.model = model.to(self.device)
-        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
-        if limit <= 0 or limit > 100_000:
-            limit = int(getattr(model.config, "max_position_embeddings", 512))
-        self.max_length = limit
-        self.batch_size = max(1, batch_size)
-        pad = tokenizer.pad_token_id
-        self.pad_id = int(pad) if pad is not None else 0
-
-    def tokenize(self, texts: list[str]) -> list[tuple[np.ndarray, bool]]:
-        """Token ids with special tokens, truncated to ``max_length`` keeping the final special token."""
-        out = []
-        for start in range(0, len(texts), 1024):
-            chunk = texts[start:start + 1024]
-            encoded = self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-            for ids in encoded:
-                truncated = len(ids) > self.max_length
-                if truncated:
-                    ids = list(ids[:self.max_length - 1]) + [ids[-1]]
-                out.append((np.asarray(ids, dtype=np.int64), truncated))
-        return out
-
-    def embed(self, token_ids: list[np.ndarray]) -> list[np.ndarray]:
-        """Layer outputs (float32, one row per token) of each id sequence; batches of similar lengths."""
-        torch = self.torch
-        order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
-        result: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(token_ids)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                width = max(len(token_ids[i]) for i in batch)
-                ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    n = len(token_ids[i])
-                    ids[row, :n] = torch.from_numpy(token_ids[i])
-                    mask[row, :n] = 1
-                out = self.model(ids.to(self.device), attention_mask=mask.to(self.device))[0]
-                out = out.float().cpu().numpy()
-                for row, i in enumerate(batch):
-                    result[i] = np.ascontiguousarray(out[row, :len(token_ids[i])])
-        return result
 
 
 def _single_thread_blas() -> Any:
@@ -279,7 +158,7 @@ def greedy_match_batch(hyps: list[np.ndarray], refs: list[np.ndarray], hyp_w: li
     return out
 
 
-class BertScore(Metric):
+class BertScore(ModelMetric):
     """BERTScore P/R/F1 (bert-score 0.3.13 convention), means over reports."""
 
     name = "bertscore"
@@ -289,7 +168,7 @@ class BertScore(Metric):
                  "idf=False, lang='en', rescale_with_baseline=True)")
     keys = ("bertscore_p", "bertscore_r", "bertscore_f1")
     key_kinds = {"bertscore_p": "score", "bertscore_r": "score", "bertscore_f1": "score"}
-    extra = "models"
+    display_name = "BERTScore"
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
@@ -301,8 +180,6 @@ class BertScore(Metric):
             self.config = replace(self.config, num_layers=layers)
         if self.config.batch_size < 1:
             raise ConfigError("bertscore.batch_size must be at least 1")
-        self._encoder: _Encoder | None = None
-        self._identity: tuple[Path, str] | None = None
 
     # -- availability and weights --------------------------------------------------------------------------
     def required_weights(self) -> list[WeightRequest]:
@@ -312,9 +189,9 @@ class BertScore(Metric):
                 for f, what in MODEL_FILES]
 
     def unavailable_reason(self) -> str | None:
-        for module in ("torch", "transformers"):
-            if importlib.util.find_spec(module) is None:
-                return f"BERTScore needs {module}: {INSTALL_HINT}"
+        reason = super().unavailable_reason()
+        if reason:
+            return reason
         if self.config.rescale_with_baseline:
             try:
                 self._baseline_file()
@@ -355,21 +232,28 @@ class BertScore(Metric):
                                         f"({folder} and {p.parent})")
         return folder
 
+    def weight_files(self, *, use_hub: bool = True) -> list[Path]:
+        """The model folder's config, tokenizer and weight files (every one present)."""
+        folder = self._folder(use_hub=use_hub)
+        files = [folder / n for n in IDENTITY_FILES if (folder / n).is_file()]
+        if not any(f.name in WEIGHT_FILES for f in files):
+            raise MetricUnavailable(f"bertscore: no model.safetensors or pytorch_model.bin in {folder}")
+        return files
+
+    def cache_label(self) -> str:
+        return f"bertscore-{self.config.model_type.replace('/', '--')}-L{self.config.num_layers}"
+
     def _model_identity(self, cache_dir: Path | None) -> tuple[Path, str]:
         """(folder, cache namespace): name, layer and a digest of the config, tokenizer and weight files."""
-        if self._identity is None:
-            from ..fingerprint import files_digest
+        return self.resolved_weight_files()[0].parent, self.cache_namespace(cache_dir)
 
-            folder = self._folder()
-            names = ["config.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json",
-                     "merges.txt", "special_tokens_map.json", *WEIGHT_FILES]
-            files = [folder / n for n in names if (folder / n).is_file()]
-            if not any(f.name in WEIGHT_FILES for f in files):
-                raise MetricUnavailable(f"bertscore: no model.safetensors or pytorch_model.bin in {folder}")
-            digest = files_digest(files, cache_dir)
-            label = self.config.model_type.replace("/", "--")
-            self._identity = (folder, f"bertscore-{label}-L{self.config.num_layers}-{digest[:16]}")
-        return self._identity
+    @property
+    def _identity(self) -> tuple[Path, str] | None:
+        return self._model_identity(None) if self._weights is not None else None
+
+    @property
+    def _encoder(self) -> Encoder | None:
+        return self._backend
 
     def backend_versions(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -380,53 +264,26 @@ class BertScore(Metric):
                 out["baseline"] = file_sha256(self.config.baseline_path)[:12]
             except OSError:
                 out["baseline"] = "missing"
-        if self._identity is not None:
-            out["weights"] = self._identity[1].rsplit("-", 1)[-1][:12]
-        return out
+        return {**out, **super().backend_versions()}
 
     # -- computing -----------------------------------------------------------------------------------------
-    def _encoder_for(self, folder: Path) -> _Encoder:
-        if self._encoder is None:
-            try:
-                self._encoder = _Encoder(folder, int(self.config.num_layers), self.config.device,
-                                         self.config.batch_size)
-            except ImportError as exc:
-                raise MetricUnavailable(f"BERTScore needs torch and transformers ({exc}): {INSTALL_HINT}") from None
-        return self._encoder
+    def load_backend(self) -> Encoder:
+        try:
+            return Encoder(self.resolved_weight_files()[0].parent, int(self.config.num_layers), self.config.device,
+                           self.config.batch_size)
+        except ImportError as exc:
+            raise MetricUnavailable(f"BERTScore needs torch and transformers ({exc}): {INSTALL_HINT}") from None
 
     def encodings(self, texts: list[str], context: RunContext) -> dict[str, tuple[np.ndarray, np.ndarray, bool]]:
         """Token ids, embeddings and truncation flag of each distinct (stripped) text; cached on disk."""
-        folder, namespace = self._model_identity(context.cache_dir)
-        cache = AnnotationCache(context.cache_dir, namespace)
-        try:
-            keys = {t: text_key(t) for t in texts}
-            hits = cache.get_many(keys.values())
-            if cache.rebuilt:
-                context.warn(self.name, f"the embedding cache {cache.path} was corrupt; moved aside and rebuilt")
-            found: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
-            damaged = 0
-            for text, key in keys.items():
-                blob = hits.get(key)
-                entry = decode_entry(blob) if blob is not None else None
-                if blob is not None and entry is None:
-                    damaged += 1
-                if entry is not None:
-                    found[text] = entry
-            if damaged:
-                context.warn(self.name, f"{damaged} damaged cache entr{'y' if damaged == 1 else 'ies'} recomputed")
-            missing = [t for t in texts if t not in found]
-            if missing:
-                encoder = self._encoder_for(folder)
-                tokens = encoder.tokenize(missing)
-                embeddings = encoder.embed([ids for ids, _ in tokens])
-                new = {}
-                for text, (ids, truncated), emb in zip(missing, tokens, embeddings):
-                    found[text] = (ids, emb, truncated)
-                    new[keys[text]] = encode_entry(ids, emb, truncated)
-                cache.put_many(new)
-        finally:
-            cache.close()
-        return found
+        def compute(missing: list[str]) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+            encoder = self.backend()
+            tokens = encoder.tokenize(missing)
+            embeddings = encoder.embed([ids for ids, _ in tokens])
+            return [(ids, emb, truncated) for (ids, truncated), emb in zip(tokens, embeddings)]
+
+        return self.annotate_cached(texts, context, compute=compute,
+                                    codec=Codec(lambda e: encode_entry(*e), decode_entry))
 
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
@@ -485,7 +342,4 @@ class BertScore(Metric):
 
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
         return {k: np.asarray(stats[k], dtype=float) for k in self.keys}
-
-    def close(self) -> None:
-        self._encoder = None
 

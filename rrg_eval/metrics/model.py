@@ -69,6 +69,7 @@ class ModelMetric(Metric):
 
     requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
     install_hint: ClassVar[str] = INSTALL_HINT
+    display_name: ClassVar[str] = ""  # how messages name the metric (default: its registry name)
     extra = "models"
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
@@ -96,7 +97,7 @@ class ModelMetric(Metric):
         # find_spec, not import: listing metrics or a warm-cache run must not pay for importing torch
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
-            return f"{self.name} needs {' and '.join(missing)}: {self.install_hint}"
+            return f"{self.display_name or self.name} needs {' and '.join(missing)}: {self.install_hint}"
         return None
 
     def resolved_weight_files(self, *, use_hub: bool = True) -> list[Path]:
@@ -199,7 +200,7 @@ class ModelMetric(Metric):
         finally:
             cache.close()
         if counts.unreadable:
-            context.warn(self.name, f"{counts.unreadable} unreadable cache entr"
+            context.warn(self.name, f"{counts.unreadable} unreadable (damaged) cache entr"
                          f"{'y' if counts.unreadable == 1 else 'ies'} recomputed")
         if cache.rebuilt:
             context.warn(self.name, f"corrupt cache file {cache.path} moved aside to {cache.moved_to} and rebuilt")

@@ -15,12 +15,12 @@ stays in the mean. Corpus scores are means of the per-report F1 values. ``lowerc
 text everywhere (the unreleased upstream fix); by default the text is compared case-sensitively except inside
 relation tuples, as every released version does.
 
-Graphs are cached on disk per model (sha256 of the archive) and text, so references are annotated once.
+Graphs are cached on disk per text and per digest of every file that changes them (the archive, the encoder's
+config.json and tokenizer files), so references are annotated once.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +28,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..cache import AnnotationCache, text_key
 from ..errors import MetricUnavailable
-from ..fingerprint import file_sha256
 from ..option_spec import option
 from ..stats import Stats
 from ..weights import WeightRequest, model_dir, resolve
-from .base import Metric, RunContext, count_empty
+from .base import RunContext, count_empty
+from .model import Codec, ModelMetric
 
 HUB_REPO = "StanfordAIMI/RRG_scorers"
 ARCHIVES = {"radgraph": "radgraph.tar.gz", "radgraph-xl": "radgraph-xl.tar.gz",
@@ -43,6 +42,8 @@ LEVELS = ("simple", "partial", "complete")
 ModelType = Literal["radgraph", "radgraph-xl", "modern-radgraph-xl"]
 MAX_LENGTH_NOTE = "max_length (512 in the released archives)"
 _TOKENIZER_FILES = ("tokenizer_config.json", "vocab.txt", "tokenizer.json", "special_tokens_map.json")
+# every encoder file AutoConfig / AutoTokenizer read: each changes the numbers (issue 11 #7)
+ENCODER_FILES = ("config.json", *_TOKENIZER_FILES, "vocab.json", "merges.txt", "added_tokens.json")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def report_rewards(hyp: dict[str, dict[str, Any]], ref: dict[str, dict[str, Any]
                  for level in LEVELS)
 
 
-class RadGraph(Metric):
+class RadGraph(ModelMetric):
     """F1-RadGraph (simple / partial / complete), radgraph 0.1.18 convention."""
 
     name = "radgraph"
@@ -106,22 +107,8 @@ class RadGraph(Metric):
     reference = ("radgraph 0.1.18 F1RadGraph(reward_level='all', model_type='radgraph-xl')(hyps=..., refs=...)"
                  " mean_reward")
     keys = ("radgraph_simple", "radgraph_partial", "radgraph_complete")
-    extra = "models"
 
-    def __init__(self, config: Any = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        self._model: Any = None
-        self._archive: Path | None = None
-        self._sha: str | None = None
-
-    # -- availability and identity ------------------------------------------------------------------------
-    def unavailable_reason(self) -> str | None:
-        # find_spec, not import: listing metrics or a warm-cache run must not pay for importing torch
-        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"radgraph needs {' and '.join(missing)}: pip install 'rrg-eval[models]'"
-        return None
-
+    # -- weights ------------------------------------------------------------------------------------------
     def archive_request(self) -> WeightRequest:
         model_type = self.config.model_type
         return WeightRequest(HUB_REPO, ARCHIVES[model_type], what=f"RadGraph model archive ({model_type})")
@@ -142,29 +129,26 @@ class RadGraph(Metric):
                          WeightRequest(name, tokenizer, what="RadGraph encoder tokenizer")]
         return requests
 
-    def archive_path(self) -> Path:
+    def archive_path(self, *, use_hub: bool = True) -> Path:
         """The archive's local path (explicit ``model_path``, ``$RRG_EVAL_MODEL_DIR`` or the hub cache)."""
-        if self._archive is None:
-            self._archive = resolve(self.archive_request(), self.config.model_path)
-        return self._archive
+        return resolve(self.archive_request(), self.config.model_path, use_hub=use_hub)
 
-    def archive_sha256(self, cache_dir: Path | None = None) -> str:
-        """sha256 of the archive (``rrg_eval.fingerprint``: remembered per path, size and mtime)."""
-        if self._sha is None:
-            self._sha = file_sha256(self.archive_path(), cache_dir)
-        return self._sha
+    def weight_files(self, *, use_hub: bool = True) -> list[Path]:
+        """The archive, and the encoder's config.json and tokenizer files (each changes the numbers)."""
+        from ..backends.radgraph_model import archive_encoder_name
 
-    def backend_versions(self) -> dict[str, str]:
-        """The archive's sha256 prefix; never downloads (the hub is only asked when scoring)."""
-        if self._archive is None:
-            try:
-                self._archive = resolve(self.archive_request(), self.config.model_path, use_hub=False)
-            except MetricUnavailable:
-                return {"weights": "unresolved"}
-        return {"weights": self.archive_sha256()[:12]}
+        archive = self.archive_path(use_hub=use_hub)
+        name = archive_encoder_name(archive)
+        files = [archive]
+        if name or self.config.encoder_path:
+            folder = self._encoder_dir(name or "", use_hub=use_hub)
+            files += [folder / n for n in ENCODER_FILES if (folder / n).is_file()]
+        return files
 
-    # -- the model ----------------------------------------------------------------------------------------
-    def _encoder_dir(self, encoder_name: str) -> Path:
+    def cache_label(self) -> str:
+        return f"radgraph-{self.config.model_type}"
+
+    def _encoder_dir(self, encoder_name: str, *, use_hub: bool = True) -> Path:
         if self.config.encoder_path:
             path = Path(self.config.encoder_path).expanduser()
             if not (path / "config.json").is_file():
@@ -172,7 +156,8 @@ class RadGraph(Metric):
             return path
         if Path(encoder_name).is_dir():
             return Path(encoder_name)
-        config = resolve(WeightRequest(encoder_name, "config.json", what="RadGraph encoder config"))
+        config = resolve(WeightRequest(encoder_name, "config.json", what="RadGraph encoder config"),
+                         use_hub=use_hub)
         folder = config.parent
         root = model_dir()
         if root is not None and folder.resolve().is_relative_to(root.resolve()):
@@ -180,63 +165,34 @@ class RadGraph(Metric):
         for name in _TOKENIZER_FILES:  # the tokenizer files sit next to config.json in the hub snapshot
             if not (folder / name).is_file():
                 try:
-                    resolve(WeightRequest(encoder_name, name))
+                    resolve(WeightRequest(encoder_name, name), use_hub=use_hub)
                 except MetricUnavailable:
                     pass
         return folder
 
-    def _device(self) -> str:
-        if self.config.device != "auto":
-            return self.config.device
-        import torch
+    def load_backend(self) -> Any:
+        """The loaded RadGraph model (``rrg_eval.backends.radgraph_model.RadGraphModel``)."""
+        from ..backends.radgraph_model import RadGraphModel
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return RadGraphModel(self.archive_path(), self.config.model_type, self._encoder_dir,
+                             device=self.device(), batch_size=self.batch_size)
 
     def model(self) -> Any:
-        """The loaded RadGraph model (``rrg_eval.backends.radgraph_model.RadGraphModel``)."""
-        if self._model is None:
-            reason = self.unavailable_reason()
-            if reason:
-                raise MetricUnavailable(reason)
-            from ..backends.radgraph_model import RadGraphModel
-
-            self._model = RadGraphModel(self.archive_path(), self.config.model_type, self._encoder_dir,
-                                        device=self._device(), batch_size=self.config.batch_size)
-        return self._model
+        """The loaded RadGraph model (kept for callers of the previous API)."""
+        return self.backend()
 
     def annotate(self, texts: Sequence[str], *, cache_dir: Path | None = None,
                  context: RunContext | None = None) -> list[dict[str, Any]]:
-        """RadGraph graphs of ``texts``: ``{"text", "entities", "n_wordpieces", "windows"}`` per text, cached."""
+        """RadGraph graphs of ``texts``: ``{"text", "entities", "n_wordpieces", "windows"}`` per text, cached.
+
+        The public entry for other metrics built on RadGraph annotations (e.g. ``radgraph_combined``): they
+        share this cache (namespace per model type and weights digest).
+        """
         from ..backends.radgraph_model import Graph
 
         context = context or RunContext(cache_dir=cache_dir)
-        unique = list(dict.fromkeys(texts))
-        cache = AnnotationCache(context.cache_dir, f"radgraph-{self.config.model_type}-"
-                                + self.archive_sha256(context.cache_dir)[:16])
-        keys = {t: text_key(t) for t in unique}
-        graphs: dict[str, Graph] = {}
-        bad = 0
-        stored = cache.get_many(keys.values())
-        for text in unique:
-            data = stored.get(keys[text])
-            if data is None:
-                continue
-            try:
-                graphs[text] = Graph.from_json(data)
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-                bad += 1
-        if bad:
-            context.warn(self.name, f"{bad} unreadable cache entr{'y' if bad == 1 else 'ies'} recomputed")
-        if cache.rebuilt:
-            context.warn(self.name, f"corrupt cache file {cache.path} moved aside and rebuilt")
-        todo = [t for t in unique if t not in graphs]
-        if todo:
-            computed = self.model().annotate(todo)
-            cache.put_many({keys[t]: g.to_json() for t, g in zip(todo, computed)})
-            graphs.update(zip(todo, computed))
-            if cache.rebuilt and not any("moved aside" in w for w in context.warnings):
-                context.warn(self.name, f"corrupt cache file {cache.path} moved aside and rebuilt")
-        cache.close()
+        graphs = self.annotate_cached(texts, context, codec=Codec(lambda g: g.to_json(), Graph.from_json),
+                                      compute=lambda todo: list(self.backend().annotate(todo)))
         return [{"text": graphs[t].text, "entities": graphs[t].entities, "n_wordpieces": graphs[t].n_wordpieces,
                  "windows": graphs[t].windows} for t in texts]
 
@@ -277,5 +233,3 @@ class RadGraph(Metric):
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
         return {k: stats["rewards"][:, j] for j, k in enumerate(self.keys)}
 
-    def close(self) -> None:
-        self._model = None
