@@ -50,7 +50,12 @@ class VerifyResult:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.status.to_dict(), "ok": self.ok, "message": self.message}
+        return {**self.status.to_dict(), "ok": self.ok, "message": self.message, "synthetic": self.synthetic}
+
+    @property
+    def synthetic(self) -> bool:
+        """Random weights written by ``rrg-eval models synth`` (numbers computed with them are meaningless)."""
+        return self.status.path is not None and is_synthetic(self.status.path)
 
 
 def requirements(metrics: Iterable[str] | None = None) -> list[tuple[tuple[str, ...], WeightRequest]]:
@@ -177,6 +182,13 @@ def check_loadable(path: Path) -> str:
     return "text"
 
 
+def is_synthetic(path: Path) -> bool:
+    """Whether ``path`` was written by ``rrg-eval models synth`` (its folder holds the marker file)."""
+    from .synthetic_weights import is_synthetic as marked
+
+    return marked(path)
+
+
 def verify(metrics: Iterable[str] | None = None, cache_dir: str | Path | None = None) -> list[VerifyResult]:
     """Every needed file: present, loadable, sha256."""
     out = []
@@ -239,5 +251,10 @@ def render_verify(results: list[VerifyResult], fmt: str = "table") -> str:
         digest = f"  sha256 {r.status.sha256}" if r.status.sha256 else ""
         lines.append(f"{mark}{r.status.request.describe()}: {r.message}{digest}")
     bad = sum(1 for r in results if not r.ok)
+    fake = sum(1 for r in results if r.synthetic)
+    if fake:
+        names = ", ".join(r.status.request.describe() for r in results if r.synthetic)
+        lines.append(f"SYNTHETIC (random weights from `rrg-eval models synth`, scores computed with them are "
+                     f"meaningless): {names}")
     lines.append(f"{len(results) - bad} of {len(results)} file(s) ok" if results else "nothing to verify")
     return "\n".join(lines) + "\n"

@@ -73,6 +73,16 @@ def _quiet_load(auto_class: Any, folder: Path) -> Any:
             hf_logging.enable_progress_bar()
 
 
+def _load_error(folder: Path, exc: BaseException) -> Exception:
+    """A load failure naming the weight file (``SafetensorError: header too small`` alone names none)."""
+    from ..weights import read_checkpoint_error
+
+    if isinstance(exc, ImportError):
+        return exc
+    weights = [folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()]
+    return read_checkpoint_error(weights[0] if weights else folder, exc, what="BERTScore model weights")
+
+
 class Encoder:
     """Tokenizer and truncated model of one folder: texts -> token ids -> contextual embeddings."""
 
@@ -92,7 +102,14 @@ class Encoder:
         if type(tokenizer).__name__.lower().startswith(("roberta", "gpt2")):
             tokenizer = AutoTokenizer.from_pretrained(str(folder), add_prefix_space=True)
         self.tokenizer = tokenizer
-        model = _quiet_load(AutoModel, folder)
+        try:
+            model = _quiet_load(AutoModel, folder)
+        except (OSError, ValueError, RuntimeError, ImportError) as exc:
+            raise _load_error(folder, exc) from None
+        except Exception as exc:  # safetensors raises its own SafetensorError (not an OSError)
+            if "safetensor" not in type(exc).__name__.lower():
+                raise
+            raise _load_error(folder, exc) from None
         model.eval()
         model = _truncate_layers(model, num_layers).float()
         self.model = model.to(self.device)

@@ -33,16 +33,13 @@ from .base import Metric, RunContext
 
 T = TypeVar("T")
 INSTALL_HINT = "pip install 'rrg-eval[models]'"
-SYNTHETIC_MARKER = "RRG_EVAL_SYNTHETIC"  # a file ``rrg-eval models synth`` writes next to random weights
 
 
 def is_synthetic(paths: Sequence[Path]) -> bool:
-    """Whether any of ``paths`` sits in (or under) a folder marked by ``rrg-eval models synth``."""
-    for path in paths:
-        for folder in [path.parent, *path.parent.parents][:4]:
-            if (folder / SYNTHETIC_MARKER).is_file():
-                return True
-    return False
+    """Whether any of ``paths`` lies in a model folder written by ``rrg-eval models synth`` (its marker file)."""
+    from ..synthetic_weights import is_synthetic as marked
+
+    return any(marked(p) for p in paths)
 
 
 @dataclass(frozen=True)
@@ -200,8 +197,8 @@ class ModelMetric(Metric):
         finally:
             cache.close()
         if counts.unreadable:
-            context.warn(self.name, f"{counts.unreadable} unreadable (damaged) cache entr"
-                         f"{'y' if counts.unreadable == 1 else 'ies'} recomputed")
+            context.warn(self.name, f"{counts.unreadable} unreadable cache entr"
+                         f"{'y' if counts.unreadable == 1 else 'ies'} (damaged) recomputed")
         if cache.rebuilt:
             context.warn(self.name, f"corrupt cache file {cache.path} moved aside to {cache.moved_to} and rebuilt")
         if cache.problem:

@@ -19,6 +19,15 @@ from pathlib import Path
 from ..errors import ConfigError
 
 SIZES = ("tiny", "base")
+# written at the root of every synthetic model folder: metrics, signatures (``weights:synthetic-<digest>``),
+# score warnings and ``rrg-eval models verify`` read it, so random weights never pass for real ones
+SYNTHETIC_MARKER = "RRG_EVAL_SYNTHETIC"
+
+
+def is_synthetic(path: str | os.PathLike) -> bool:
+    """Whether the weight file at ``path`` lies in a model folder written by :func:`synthesize`."""
+    p = Path(path)
+    return any((folder / SYNTHETIC_MARKER).is_file() for folder in (p.parent, p.parent.parent) if folder != p)
 
 # kind -> "module:function"
 SYNTHESIZERS: dict[str, str] = {
@@ -49,4 +58,7 @@ def synthesize(kind: str, out_dir: str | os.PathLike, size: str = "tiny", seed: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     getattr(module, attr)(out, size, int(seed))
+    (out / SYNTHETIC_MARKER).write_text(f"synthetic {kind} weights (size {size}, seed {seed}) written by "
+                                        "rrg-eval models synth: random, the numbers they give are meaningless\n",
+                                        encoding="utf-8")
     return out  # the model-folder root, whatever the kind's own function returns
