@@ -199,15 +199,16 @@ class RadGraph(ModelMetric):
     # -- computing ----------------------------------------------------------------------------------------
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
-        count_empty(predictions, references, self.name, context)
+        # "scored as the reference does" holds for empty texts only; whitespace-only ones get their own warning
+        count_empty([t for t in predictions if not t], [t for t in references if not t], self.name, context)
         n = len(predictions)
         # the official package skips a pair when either text is empty (len 0); a text of only spaces has no
         # words, hence no entities, and scores 0 as well (the package itself fails on it)
         live = [i for i in range(n) if predictions[i] and references[i]]
         blank = sum(1 for i in live if not predictions[i].strip() or not references[i].strip())
         if blank:
-            context.warn(self.name, f"{blank} pair(s) with a blank (whitespace-only) report scored 0 "
-                         "(the official package fails on them)")
+            context.warn(self.name, f"{blank} pair(s) with a blank (whitespace-only) report scored 0 and kept in "
+                         "the mean: rrg-eval's choice, the official package raises on them")
         texts = [predictions[i] for i in live] + [references[i] for i in live]
         graphs = self.annotate(texts, context=context) if texts else []
         long = len({g["text"] for g in graphs if g["windows"] > 1})
