@@ -158,6 +158,11 @@ class JsonOverlap(Metric):
             parts.append(f"{label}:{'+'.join(sorted(seen)) if seen else self.config.schema}")
         return tuple(parts)
 
+    def compute(self, **kwargs: Any) -> Any:
+        """:meth:`Metric.compute`; the signature names the schemas of this call's inputs only."""
+        self._schemas_read = {"predictions": set(), "references": set()}
+        return super().compute(**kwargs)
+
     def skip_reason(self, *, predictions: Sequence[str], references: Sequence[str]) -> str | None:
         if any(self._looks_structured(p) for p in predictions):
             return None
