@@ -8,16 +8,18 @@ modes read such output:
   bracket; when the text has no bracket at all, a scalar at its start is read, so that ``"text"`` is a string and
   not "no JSON"). What follows the value (a closing fence, prose) is ignored. When the value starting at one
   bracket is not valid, the next bracket *after the point where it failed* is tried, so the work stays linear
-  (the regions tried never overlap). Tolerated beyond JSON: one trailing comma before ``]`` or ``}``, strings and
-  keys in single quotes (``'it\\'s'``), Python's ``None`` / ``True`` / ``False``, raw control characters in
-  strings, any Unicode whitespace between tokens.
+  (the regions tried never overlap), up to :data:`MAX_ATTEMPTS` brackets; a value that broke after its first
+  element is not searched inside (a fragment of broken JSON is not the answer). Tolerated beyond JSON: one
+  trailing comma before ``]`` or ``}``, strings and keys in single quotes (``'it\\'s'``), Python's ``None`` /
+  ``True`` / ``False``, raw control characters in strings, any Unicode whitespace between tokens.
 * ``strict``: the whole text (inside a code fence that spans all of it, when fences are allowed) is one JSON
   value, read as :func:`json.loads` reads it.
 
 Both modes return exactly what :func:`json.loads` returns on valid JSON (the property tests check this) and
 raise :class:`json.JSONDecodeError` otherwise. Nesting deeper than :data:`MAX_DEPTH` is an error, never a
-``RecursionError``: no structured report needs more than five levels. Every token is read by C code
-(``json.decoder.scanstring``, ``str.find``, linear regular expressions), so a 100 kB input takes milliseconds.
+``RecursionError``: no structured report needs more than five levels. Valid JSON is read by the C decoder of
+:mod:`json`; the rest by an iterative reader whose tokens are read by C code (``json.decoder.scanstring``,
+``str.find``, linear regular expressions): a 100 kB input takes well under a second.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from typing import Any, Literal
 
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted (``json.loads`` itself fails near 1,000 with RecursionError)."""
+
+MAX_ATTEMPTS = 100
+"""Brackets tried, at most, before lenient extraction gives up (prose rarely opens that many before its JSON)."""
 
 FENCE = "```"
 
@@ -333,7 +338,9 @@ def _lenient(text: str) -> Any:
             raise _error(f"no JSON object or array found ({fail.message})", text, fail.pos) from None
     candidate = _CANDIDATE.search(text, bracket, stop)
     first_failure: _Fail | None = None
-    while candidate is not None:
+    attempts = 0
+    while candidate is not None and attempts < MAX_ATTEMPTS:
+        attempts += 1
         try:
             return reader.value(candidate.start(), fast=first_failure is None)[0]
         except _Fail as fail:

@@ -229,7 +229,7 @@ def _lenient_case(draw: st.DrawFn) -> tuple[object, str]:
 
 
 @given(_lenient_case())
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_trailing_commas_single_quotes_and_python_literals_read_as_users_expect(case: tuple[object, str]) -> None:
     value, text = case
     assert extract_json(text) == value
