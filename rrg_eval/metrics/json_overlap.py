@@ -176,22 +176,25 @@ class JsonOverlap(Metric):
             return None, f"not valid JSON: {exc}"
 
     def _looks_structured(self, text: str) -> bool:
-        """True when ``text`` holds a JSON object or list: at its start (after spaces or a fence), or (lenient
-        parsing) anywhere, if it is a report of either schema."""
-        head = text.lstrip()[:3]
-        if not head.startswith(("{", "[", "```")) and ("{" not in text and "[" not in text):
+        """True when ``text`` holds a report of either schema (found as ``parse`` finds it), or is JSON as a whole
+        (an object or list, in an optional fence: run, so that its invalid rate is reported)."""
+        if "{" not in text and "[" not in text:
             return False
         value, _ = self._extract(text)
         if not isinstance(value, (dict, list)):
             return False
-        if head.startswith(("{", "[", "```")):
-            return True
         if is_r2gen2(value):
             return True
         try:
-            return bool(read_rrg_eval(value))
+            if read_rrg_eval(value):
+                return True
         except SchemaError:
+            pass
+        try:
+            whole = extract_json(text, mode="strict", fences=self.config.strip_code_fences)
+        except ValueError:
             return False
+        return isinstance(whole, (dict, list))
 
     def _schema(self, values: list[Any]) -> Schema | None:
         return detect_schema(values) if self.config.schema == "auto" else self.config.schema

@@ -156,3 +156,16 @@ def test_bundled_r2gen2_example_both_conventions() -> None:
     # statement in test_json_overlap_r2gen2.py)
     assert result.scores["json_overlap_r2gen2"] == pytest.approx(0.717171717, abs=1e-9)
     assert result.scores["json_value_recall"] == pytest.approx(0.666666667, abs=1e-9)
+
+
+@pytest.mark.parametrize(("predictions", "runs"), [
+    (["[1] The heart is normal.", "No effusion {see prior}."], False),  # free text with brackets
+    (["The heart is normal."], False),
+    (['Labels: {"Sentences": []}'], True),  # a report of R2Gen2's schema inside prose
+    (['Here: ```json\n{"anatomical_entity": "heart"}\n```'], True),  # rrg-eval's schema inside prose
+    (['{"organ": "heart"}'], True),  # JSON as a whole, not of a schema: runs and reports it invalid
+    (["[[1, 2]]"], True),
+])
+def test_default_set_runs_json_overlap_only_on_structured_predictions(predictions: list[str], runs: bool) -> None:
+    reason = load_metric("json_overlap").skip_reason(predictions=predictions, references=["x"] * len(predictions))
+    assert (reason is None) is runs
