@@ -114,7 +114,7 @@ class _Reader:
             return self.read(pos)
         try:
             value, end = _C_DECODERS[self.lenient].raw_decode(self.text, pos)
-        except json.JSONDecodeError:
+        except ValueError:  # JSONDecodeError, or int() refusing a 5,000-digit number: the reader says which
             pass
         except RecursionError:
             raise _Fail(f"nested deeper than {MAX_DEPTH} levels", pos, len(self.text)) from None
@@ -175,11 +175,8 @@ class _Reader:
                 pos = self.skip(pos)
                 closer = "}" if isinstance(container, dict) else "]"
                 if pos < n and text[pos] == ",":
-                    after = self.skip(pos + 1)
-                    if self.lenient and after < n and text[after] == closer:  # one trailing comma
-                        pos = after
-                    else:
-                        pos = after
+                    pos = self.skip(pos + 1)
+                    if not (self.lenient and pos < n and text[pos] == closer):  # else: one trailing comma
                         if isinstance(container, dict):
                             key, pos = self.key(pos)
                             stack[-1] = (container, key)

@@ -234,3 +234,8 @@ def test_trailing_commas_single_quotes_and_python_literals_read_as_users_expect(
     value, text = case
     assert extract_json(text) == value
     assert extract_json("Here you go: " + text + " -- end") == value
+
+
+def test_a_number_too_long_for_int_is_a_json_error() -> None:
+    assert "number not readable" in _bad("[" + "1" * 5000 + "]")
+    assert "number not readable" in _bad("[" + "1" * 5000 + "]", mode="strict")
