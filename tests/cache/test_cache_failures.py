@@ -148,3 +148,24 @@ def test_judge_writer_reports_a_full_disk(tmp_path: Path, monkeypatch: pytest.Mo
     writer.put("k", "answer", 1, True)
     writer.close()
     assert writer.error is not None and "disk is full" in str(writer.error)
+
+
+def test_locked_judge_cache_is_a_problem_not_a_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = CacheWriter(tmp_path, "judge")
+    writer.put("k", "answer", 1, True)
+    writer.close()
+    monkeypatch.setattr(cache_module, "LOCK_TIMEOUT_S", 0.2)
+    holder = sqlite3.connect(str(tmp_path / "judge.sqlite"))
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        lookup = AnswerCache(tmp_path, "judge")
+        assert lookup.get_many(["k"]) == {}
+        assert lookup.problem and "locked" in lookup.problem
+        lookup.close()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert not list(tmp_path.glob("judge.corrupt-*"))
+    again = AnswerCache(tmp_path, "judge")
+    assert again.get_many(["k"])["k"].text == "answer"
+    again.close()
