@@ -44,6 +44,8 @@ JSON_PREDS = [_structured("heart", "cardiomegaly", "neg_dx"), _structured("lung"
 JSON_REFS = [_structured("heart", "cardiomegaly", "neg_dx"), _structured("lung", "effusion", "neg_dx"),
              _structured("lung", "pneumothorax", "neg_dx"), _structured("lung", "effusion", "pos_dx"),
              _structured("lung", "opacity", "pos_dx"), _structured("chest", "disease", "neg_dx")]
+# METEOR's aggregate runs the Meteor 1.5 jar once per call (about 5 s each here): checked with -m slow
+SLOW = {"meteor"}
 MODEL_KINDS = {"bertscore": "bertscore", "f1chexbert": "chexbert", "radgraph": "radgraph"}
 
 
@@ -111,7 +113,7 @@ def test_config_is_a_frozen_dataclass(name: str) -> None:
     metric.close()
 
 
-@pytest.mark.parametrize("name", names())
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names()])
 def test_stats_aggregate_per_report_and_keys(name: str, request: pytest.FixtureRequest,
                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     metric = _build(name, request, monkeypatch)
