@@ -6,11 +6,14 @@ import ipaddress
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# helpers (fake judge server, fixed leaderboard) and the official packages' runners live in tests/support/
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 SHARED_DATA = REPO.parent / "shared" / "data" / "iu_xray"
 # .ci/run sets this: there a parity test that needs ../shared fails instead of skipping.
 REQUIRE_SHARED_ENV = "RRG_EVAL_REQUIRE_SHARED"
