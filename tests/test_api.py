@@ -22,7 +22,7 @@ REFS = {"a": "The heart is normal in size. The lungs are clear.",
 PREDS = {"c": "Cardiomegaly with a small left effusion.",
          "a": "The heart is normal. The lungs are clear.",
          "b": "No effusion or pneumothorax."}
-# the same run through the CLI (tests/test_cli.py) gives these values; rrg-eval's own output, frozen
+# the same run through the CLI (tests/cli/test_cli.py) gives these values; rrg-eval's own output, frozen
 BLEU1 = 0.6113479123530716
 ROUGE1 = 0.8148148148148149
 

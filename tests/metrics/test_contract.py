@@ -4,7 +4,7 @@ For each metric in the registry: its ``Config`` is a frozen dataclass and every 
 in the signature; ``aggregate`` is pure (same numbers twice, statistics untouched) and equal on the statistics
 taken and concatenated back; ``per_report`` arrays have one value per report; the keys declared in ``keys``
 are the keys returned. Model metrics run on tiny synthetic checkpoints (``rrg_eval.synthetic_weights``), the LLM
-judge against the loopback fake server (tests/judge_server.py). A metric that cannot be built here is skipped
+judge against the loopback fake server (tests/support/judge_server.py). A metric that cannot be built here is skipped
 with the reason the metric gives.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,6 @@ import pytest
 
 from rrg_eval.metrics.registry import metric_class, names
 from rrg_eval.stats import concat, n_rows, take
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/judge_server.py (tests/support after the move)
 
 PREDS = ["the heart is normal in size . no effusion .", "mild cardiomegaly . lungs are clear .",
          "no pneumothorax .", "small left pleural effusion .", "", "stable appearance of the chest ."]

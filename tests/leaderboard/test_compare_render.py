@@ -1,4 +1,4 @@
-"""Exact output of the leaderboard renderers on a small fixed leaderboard (tests/compare_fixture.py).
+"""Exact output of the leaderboard renderers on a small fixed leaderboard (tests/support/compare_fixture.py).
 
 The expected texts (tests/data/compare/leaderboard.*, ``@VERSION@`` standing for the package version) were
 produced by these renderers and checked by eye: values x100 with two decimals for
@@ -10,18 +10,14 @@ lower-is-better key with an arrow.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-from rrg_eval.version import __version__
-
-sys.path.insert(0, str(Path(__file__).parent))
-from compare_fixture import fixed_leaderboard  # noqa: E402
+from compare_fixture import fixed_leaderboard
 
 from rrg_eval.leaderboard.plot import plot_leaderboard
 from rrg_eval.leaderboard.render import render_leaderboard
+from rrg_eval.version import __version__
 
 V = __version__
 

@@ -14,15 +14,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from compare_fixture import fixed_leaderboard  # noqa: E402
+from compare_fixture import fixed_leaderboard
 
 from rrg_eval.leaderboard.render import render_leaderboard
 
