@@ -195,3 +195,14 @@ def test_score_ci_equals_compare_ci_for_the_same_system_and_seed(tmp_path, capsy
 def test_score_without_ci_prints_as_before():
     result = rrg_eval.score(predictions=SYS1, references=REFS, metrics=["bleu"], use_cache=False)
     assert result.ci == {} and "ci" not in result.to_dict()
+
+
+def test_entry_point_and_python_m_run_the_cli_package():
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "rrg-eval"]
+    assert script.value == "rrg_eval.cli:main"
+    out = subprocess.run([sys.executable, "-m", "rrg_eval", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"rrg-eval {rrg_eval.__version__}"
