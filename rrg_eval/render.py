@@ -10,11 +10,13 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from .normalize import Normalization
-from .result import KeyInfo, Result
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .result import KeyInfo, Result
 
 FORMATS = ("table", "json", "markdown", "csv", "latex")  # rrg-eval score --format
 COMPARE_FORMATS = ("table", "markdown", "latex", "csv", "json", "html")  # rrg-eval compare --format

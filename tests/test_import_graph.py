@@ -113,7 +113,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_the_known_edges():
     graph = _graph()
-    assert "rrg_eval.result" in graph["rrg_eval.render"]
+    assert "rrg_eval.result" in graph["rrg_eval.api"]
+    assert "rrg_eval.leaderboard.leaderboard" in graph["rrg_eval.leaderboard.render"]
     assert "rrg_eval.api" in graph["rrg_eval.cli.score"]
 
 

@@ -7,14 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..api import plan_judges
-from ..atomic import write_text_atomic
 from ..errors import ConfigError
-from ..judge.dryrun import render_plan
-from ..leaderboard import compare as compare_api
-from ..leaderboard.files import write_bytes_atomic
-from ..leaderboard.plot import PLOT_FORMATS, plot_leaderboard
-from ..leaderboard.render import render_leaderboard
 from ..render import COMPARE_FORMATS
 from .options import add_metric_options, api_options, dry_run_note
 
@@ -57,6 +50,15 @@ def _systems(specs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the API is imported when a command runs, so that --help and --version stay instant
+    from ..api import plan_judges
+    from ..atomic import write_text_atomic
+    from ..judge.dryrun import render_plan
+    from ..leaderboard import compare as compare_api
+    from ..leaderboard.files import write_bytes_atomic
+    from ..leaderboard.plot import PLOT_FORMATS, plot_leaderboard
+    from ..leaderboard.render import render_leaderboard
+
     systems = _systems(args.systems)
     options = api_options(args)
     if args.dry_run:  # every system's requests, as score --dry-run shows one system's

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..catalog import catalog
 from ..render import CATALOG_FORMATS, render_catalog
 
 
@@ -17,5 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..catalog import catalog
+
     sys.stdout.write(render_catalog(catalog(), args.format))
     return 0

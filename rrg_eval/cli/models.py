@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import model_admin
-from ..option_sources import select_metrics
 from ..render import CATALOG_FORMATS
 
 
@@ -36,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import model_admin
+    from ..option_sources import select_metrics
+
     selected = select_metrics(args.metrics)[0] if getattr(args, "metrics", None) else None
     if args.models_command == "list":
         sys.stdout.write(model_admin.render_weights(model_admin.list_weights(selected), args.format))

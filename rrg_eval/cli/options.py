@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..option_sources import parse_set_flags
 from ..render import NORMALIZE_CHOICES
 
 
@@ -50,6 +49,8 @@ def api_options(args: argparse.Namespace) -> dict[str, Any]:
     Per-metric options (``--set``, the judge shortcuts, an explicit ``--set`` winning) become ``{metric:
     {field: value}}``; ``--normalize``, ``--device`` and ``--batch-size`` become global options.
     """
+    from ..option_sources import parse_set_flags
+
     config: dict[str, Any] = dict(parse_set_flags(args.set_options))
     if args.chexprompt_prompt:
         config.setdefault("chexprompt", {}).setdefault("prompt", args.chexprompt_prompt)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from ..api import plan_judges
-from ..api import score as score_api
-from ..atomic import write_text_atomic
-from ..judge.dryrun import render_plan
-from ..render import FORMATS, render_result
-from ..result import Result
+from ..render import FORMATS
 from .options import add_metric_options, api_options, dry_run_note
+
+if TYPE_CHECKING:
+    from ..result import Result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +31,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _write_per_report(path: str, result: Result) -> None:
+    from ..atomic import write_text_atomic
+
     lines = [json.dumps(r, ensure_ascii=False) for r in result.per_report_records()]
     write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def run(args: argparse.Namespace) -> int:
+    # the API is imported when a command runs, so that --help and --version stay instant
+    from ..api import plan_judges
+    from ..api import score as score_api
+    from ..atomic import write_text_atomic
+    from ..judge.dryrun import render_plan
+    from ..render import render_result
+
     options = api_options(args)
     if args.dry_run:
         plans = plan_judges(predictions=args.predictions, references=args.references, **options)
