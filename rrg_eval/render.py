@@ -76,9 +76,9 @@ def render_table(result: Result) -> str:
     head = [_header(result)] + ([_ci_line(result)] if result.ci_settings else [])
     if result.ci_settings:
         cwidth = max([len("CI")] + [len(row[2]) for row in rows])
-        lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}  {'CI':<{cwidth}}",
+        lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}  CI",
                  f"{'-' * width}  {'-' * vwidth}  {'-' * cwidth}"]
-        lines += [f"{label:<{width}}  {value:>{vwidth}}  {ci:<{cwidth}}".rstrip() for label, value, ci in rows]
+        lines += [f"{label:<{width}}  {value:>{vwidth}}  {ci}" for label, value, ci in rows]
     else:
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
         lines += [f"{label:<{width}}  {value:>{vwidth}}" for label, value in rows]
