@@ -15,12 +15,16 @@ if TYPE_CHECKING:
     from .api import score
     from .errors import ConfigError, InputError, MetricError, MetricUnavailable, RrgEvalError
     from .leaderboard import Leaderboard, compare
+    from .leaderboard.plot import plot_leaderboard
+    from .leaderboard.render import render_leaderboard
     from .metrics.base import Metric
     from .metrics.registry import load_metric, register
+    from .render import render_result
     from .result import Result
 
 __all__ = ["ConfigError", "InputError", "Leaderboard", "Metric", "MetricError", "MetricUnavailable", "Result",
-           "RrgEvalError", "__version__", "compare", "list_metrics", "load_metric", "register", "score"]
+           "RrgEvalError", "__version__", "compare", "list_metrics", "load_metric", "plot_leaderboard", "register",
+           "render_leaderboard", "render_result", "score"]
 
 _LAZY = {
     "score": ("api", "score"),
@@ -30,6 +34,9 @@ _LAZY = {
     "register": ("metrics.registry", "register"),
     "Metric": ("metrics.base", "Metric"),
     "Result": ("result", "Result"),
+    "render_result": ("render", "render_result"),
+    "render_leaderboard": ("leaderboard.render", "render_leaderboard"),
+    "plot_leaderboard": ("leaderboard.plot", "plot_leaderboard"),
     "ConfigError": ("errors", "ConfigError"),
     "InputError": ("errors", "InputError"),
     "MetricError": ("errors", "MetricError"),

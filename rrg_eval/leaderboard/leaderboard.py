@@ -20,12 +20,11 @@ import numpy as np
 
 from .. import option_sources as opts
 from .. import resampling as rs
-from ..api import build_metrics, empty_report_warnings, resolve_cache_dir
-from ..errors import ConfigError, InputError, RrgEvalError
-from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports
-from ..metrics.base import Metric, RunContext, references_digest
-from ..result import KeyInfo
-from ..stats import Stats
+from ..api import build_metrics, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
+from ..errors import ConfigError, InputError
+from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports, references_digest
+from ..metrics.base import Metric
+from ..result import KeyInfo, Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,18 +137,6 @@ class Leaderboard:
                     "rank": entry.ranks.get(key), "mean_rank": entry.mean_rank})
         return pd.DataFrame.from_records(records)
 
-    def render(self, fmt: str = "table") -> str:
-        """Render as ``table``, ``markdown``, ``latex``, ``csv``, ``json`` or ``html``."""
-        from .render import render_leaderboard
-
-        return render_leaderboard(self, fmt)
-
-    def plot(self, fmt: str = "png") -> bytes:
-        """One panel per metric, every system with its CI (PNG or SVG bytes; needs matplotlib)."""
-        from .plot import plot_leaderboard
-
-        return plot_leaderboard(self, fmt)
-
 
 def _nan_to_none(obj: Any) -> Any:
     if isinstance(obj, float) and obj != obj:
@@ -225,14 +212,6 @@ def _ranks(values: list[float], higher_is_better: bool) -> list[int | None]:
     return out
 
 
-@dataclass
-class _MetricRun:
-    metric: Metric
-    keys: list[str]
-    stats: list[Stats]          # one per system
-    scores: list[dict[str, float]]
-
-
 def _test_settings(test: str, resamples: int, ci_resamples: int, seed: int, alpha: float) -> dict[str, Any]:
     out: dict[str, Any] = {"name": test, "description": TEST_NAMES[test]}
     if test == "bootstrap":
@@ -278,8 +257,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     if sections and len(set(section_list)) != len(section_list):
         raise ConfigError(f"sections repeat: {', '.join(map(str, section_list))}")
 
-    per_metric = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
-    global_options = {k: v for k, v in config.items() if not isinstance(v, Mapping)}
+    per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
     built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
                                        file_options=file_options)
@@ -288,7 +266,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     try:
         return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
-                              sections=list(sections) if sections else None,
+                              sections=list(sections) if sections else None, strict=strict,
                               cache_dir=resolve_cache_dir(cache_dir, use_cache))
     finally:
         for metric in built:
@@ -298,24 +276,23 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
 def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[list[Pairs], str]],
                    metrics: list[Metric], unavailable: dict[str, str], *, explicit: bool, test: str,
                    resamples: int, ci_resamples: int, seed: int, alpha: float, sections: list[str] | None,
-                   cache_dir: Path | None) -> Leaderboard:
+                   cache_dir: Path | None, strict: bool = False) -> Leaderboard:
+    """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled.
+
+    A metric kept in the board ran on every system of every section; one that failed (or turned out not to
+    run) on any system is listed once under its label with the first system's message, as ``score`` lists it.
+    """
     unavailable = dict(unavailable)
-    context = RunContext(cache_dir=cache_dir)
-    if not explicit:  # the default metric set drops metrics that object to these inputs (as score does)
-        first_pairs = next(iter(paired.values()))[0][0]
-        kept = []
-        for metric in metrics:
-            reason = metric.skip_reason(predictions=first_pairs.predictions, references=first_pairs.references)
-            if reason is None:
-                kept.append(metric)
-            else:
-                unavailable[metric.name] = reason
-        metrics = kept
+    # the default metric set drops a metric that objects to any system's inputs (score's rule, every system)
+    metrics, skipped = skip_for_inputs(metrics, [p for pairs_list, _ in paired.values() for p in pairs_list],
+                                       explicit=explicit)
+    unavailable.update(skipped)
     n_systems = len(named)
     keys: list[str] = []
     key_info: dict[str, KeyInfo] = {}
     signatures: dict[str, str] = {}
     errors: dict[str, str] = {}
+    warnings: list[str] = []
     scores: list[dict[str, float]] = [{} for _ in named]
     cis: list[dict[str, tuple[float, float]]] = [{} for _ in named]
     p_values: list[dict[str, float]] = [{} for _ in named]
@@ -327,45 +304,52 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
         where = f" ({section})" if section else ""
         n = len(pairs_list[0])
         n_total = max(n_total, n)
-        for name, pairs in zip((nm for nm, _ in named), pairs_list):
-            context.warnings.extend(f"{name}{where}: {w}" for w in empty_report_warnings(pairs))
+        results: list[Result] = []
+        for (name, _), pairs in zip(named, pairs_list):
+            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit,
+                                 strict=strict)
+            warnings.extend(f"{name}{where}: {w}" for w in result.warnings)
+            results.append(result)
         boot = rs.bootstrap_indices(n, ci_resamples, seed)
         test_idx = boot if test == "bootstrap" and ci_resamples == resamples else (
             rs.bootstrap_indices(n, resamples, seed) if test == "bootstrap" else rs.ar_masks(n, resamples, seed))
         for metric in metrics:
             label = f"{prefix}{metric.name}"
-            try:
-                run = _run_metric(metric, pairs_list, [f"{nm}{where}" for nm, _ in named], context)
-            except RrgEvalError as exc:
-                errors[label] = str(exc)
+            failed = next((r for r in results if metric.name not in r.stats), None)
+            if failed is not None:
+                if metric.name in failed.errors:
+                    errors[label] = failed.errors[metric.name]
+                else:
+                    unavailable[label] = failed.unavailable.get(metric.name, "did not run")
                 continue
-            except Exception as exc:  # one failing metric must not lose the others
-                errors[label] = f"{type(exc).__name__}: {exc}"
-                continue
+            stats = [r.stats[metric.name] for r in results]
+            run_keys: list[str] = []
+            for r in results:
+                run_keys += [k for k, info in r.key_info.items() if info.metric == metric.name and k not in run_keys]
             signatures[label] = f"{metric.signature(digest)}|{test_sig}"
-            for key in run.keys:
+            for key in run_keys:
                 full = prefix + key
                 keys.append(full)
                 key_info[full] = KeyInfo(metric=label, kind=metric.kind_of(key),
                                          higher_is_better=metric.higher_is_better(key))
-            boot_scores = [rs.resampled_scores(metric.aggregate, st, boot, run.keys,
-                                               batch=metric.aggregate_resamples) for st in run.stats]
+            boot_scores = [rs.resampled_scores(metric.aggregate, st, boot, run_keys,
+                                               batch=metric.aggregate_resamples) for st in stats]
             if test == "bootstrap":
                 test_scores = boot_scores if test_idx is boot else [
-                    rs.resampled_scores(metric.aggregate, st, test_idx, run.keys,
-                                          batch=metric.aggregate_resamples) for st in run.stats]
+                    rs.resampled_scores(metric.aggregate, st, test_idx, run_keys,
+                                          batch=metric.aggregate_resamples) for st in stats]
             for i in range(n_systems):
-                for key in run.keys:
+                for key in run_keys:
                     full = prefix + key
-                    scores[i][full] = float(run.scores[i].get(key, math.nan))
+                    scores[i][full] = float(results[i].scores.get(key, math.nan))
                     cis[i][full] = rs.percentile_ci(boot_scores[i][key])
                 if i == 0:
                     continue
-                identical = rs.stats_identical(run.stats[0], run.stats[i])
+                identical = rs.stats_identical(stats[0], stats[i])
                 if test == "ar" and not identical:
-                    ar_a, ar_b = rs.ar_scores(metric.aggregate, run.stats[0], run.stats[i], test_idx, run.keys,
+                    ar_a, ar_b = rs.ar_scores(metric.aggregate, stats[0], stats[i], test_idx, run_keys,
                                                batch=metric.aggregate_resamples)
-                for key in run.keys:
+                for key in run_keys:
                     full = prefix + key
                     observed = scores[i][full] - scores[0][full]
                     delta_cis[i][full] = rs.percentile_ci(boot_scores[i][key] - boot_scores[0][key])
@@ -391,25 +375,5 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
             p_values=p_values[i] if i else None, delta_ci=delta_cis[i] if i else None))
     return Leaderboard(baseline=named[0][0], systems=entries, keys=keys, key_info=key_info,
                        test=_test_settings(test, resamples, ci_resamples, seed, alpha), signatures=signatures,
-                       n=n_total, sections=sections, warnings=list(context.warnings), unavailable=unavailable,
+                       n=n_total, sections=sections, warnings=warnings, unavailable=unavailable,
                        errors=errors)
-
-
-def _run_metric(metric: Metric, pairs_list: list[Pairs], names: list[str], context: RunContext) -> _MetricRun:
-    """Statistics of every system with the same metric instance (references annotated once via its caches).
-
-    Warnings a metric records are prefixed with the system they came from.
-    """
-    stats = []
-    scores = []
-    for name, pairs in zip(names, pairs_list):
-        own = RunContext(cache_dir=context.cache_dir)
-        st = metric.compute_stats(predictions=list(pairs.predictions), references=list(pairs.references),
-                                  ids=list(pairs.ids), context=own)
-        context.warnings.extend(f"{name}: {w}" for w in own.warnings)
-        stats.append(st)
-        scores.append({k: float(v) for k, v in metric.aggregate(st).items()})
-    keys = list(scores[0])
-    for other in scores[1:]:
-        keys += [k for k in other if k not in keys]
-    return _MetricRun(metric=metric, keys=keys, stats=stats, scores=scores)
