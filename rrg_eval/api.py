@@ -12,6 +12,7 @@ from .errors import MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, pair
 from .metrics.base import Metric, RunContext, references_digest
 from .metrics.registry import metric_class
+from .option_spec import to_dict as metric_options_dict
 from .result import KeyInfo, Result
 
 
@@ -78,6 +79,11 @@ def empty_report_warnings(pairs: Pairs) -> list[str]:
     return warnings
 
 
+def metric_options(metric: Metric) -> dict[str, Any]:
+    """The metric's options as a JSON-serialisable dict (what a saved run records)."""
+    return metric_options_dict(metric.config)
+
+
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
                 unavailable: Mapping[str, str] | None = None, explicit: bool = True,
                 strict: bool = False) -> Result:
@@ -100,7 +106,8 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
     context.warnings.extend(empty_report_warnings(pairs))
     digest = references_digest(pairs.ids, pairs.references)
     result = Result(n=len(pairs), ids=list(pairs.ids), scores={}, signatures={}, key_info={},
-                    unavailable=unavailable)
+                    unavailable=unavailable, references_digest=digest,
+                    texts={"predictions": list(pairs.predictions), "references": list(pairs.references)})
     for metric in metrics:
         try:
             stats = metric.compute_stats(predictions=list(pairs.predictions), references=list(pairs.references),
@@ -121,6 +128,8 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
             result.errors[metric.name] = f"{type(exc).__name__}: {exc}"
             continue
         result.stats[metric.name] = stats
+        result.options[metric.name] = metric_options(metric)
+        result.versions.update({f"{metric.name}:{k}": str(v) for k, v in metric.backend_versions().items()})
         result.signatures[metric.name] = metric.signature(digest)
         for key, value in scores.items():
             result.scores[key] = float(value)

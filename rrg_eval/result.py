@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,11 @@ class Result:
     unavailable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Stats] = field(default_factory=dict, repr=False)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    references_digest: str | None = None
+    clusters: dict[str, Any] | None = field(default=None, repr=False)
+    texts: dict[str, list[str]] | None = field(default=None, repr=False)
+    versions: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def per_report(self) -> pd.DataFrame:
@@ -78,6 +84,16 @@ class Result:
         from .render import render_result
 
         return render_result(self, fmt)
+
+    def save(self, path: str | os.PathLike, *, with_text: bool = False) -> None:
+        """Write this result as a saved run (``rrg_eval.load_run`` reads it back; format in docs/runs.md).
+
+        The run holds ids, every metric's per-report statistics, signatures, options and versions; report texts
+        only with ``with_text=True``.
+        """
+        from .runs import save_run
+
+        save_run(self, path, with_text=with_text)
 
     def raise_for_errors(self) -> None:
         """Raise MetricError if any metric failed (for CI scripts)."""
