@@ -39,6 +39,9 @@ def _add_score_parser(sub: argparse._SubParsersAction) -> None:
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the annotation cache")
     p.add_argument("--strict", action="store_true", help="a metric that cannot run here is an error")
     _add_judge_arguments(p)
+    from .cli_stats import add_save_run_arguments
+
+    add_save_run_arguments(p)
 
 
 # --- LLM judge options (chexprompt): --dry-run, --chexprompt-prompt, --allow-remote-judge -------------------
@@ -108,9 +111,9 @@ def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
                        description="Compare systems on the same references: every metric with a 95% bootstrap "
                                    "CI, a paired test of each system against the first (the baseline), ranks "
                                    "and a mean rank. See docs/compare.md.")
-    p.add_argument("systems", nargs="+", metavar="SYSTEM",
+    p.add_argument("systems", nargs="*", metavar="SYSTEM",
                    help="predictions files (name from the file stem) or NAME=PATH; the first is the baseline")
-    p.add_argument("--refs", required=True, metavar="REFS", help="references file")
+    p.add_argument("--refs", metavar="REFS", help="references file (required unless --runs)")
     p.add_argument("--metrics", help="comma-separated metric names (default: every metric that can run here)")
     p.add_argument("--test", default="bootstrap", choices=["bootstrap", "ar"],
                    help="paired test: bootstrap (paired bootstrap) or ar (approximate randomization)")
@@ -137,6 +140,9 @@ def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cache.add_argument("--cache-dir", metavar="DIR", help="annotation cache folder (default: ~/.cache/rrg-eval)")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the annotation cache")
     p.add_argument("--strict", action="store_true", help="a metric that cannot run here is an error")
+    from .cli_stats import add_compare_arguments
+
+    add_compare_arguments(p)
 
 
 def _run_compare(args: argparse.Namespace) -> int:
@@ -144,10 +150,13 @@ def _run_compare(args: argparse.Namespace) -> int:
 
     from . import option_sources as opts
     from .atomic import write_text_atomic
+    from .cli_stats import compare_from_runs
     from .errors import ConfigError
     from .leaderboard import compare
     from .leaderboard.files import write_bytes_atomic
 
+    if not args.runs and (not args.refs or not args.systems):
+        raise ConfigError("compare needs --refs REFS and prediction files, or --runs RUN RUN ...")
     systems: dict[str, str] = {}
     for spec in args.systems:
         name, sep, path = spec.partition("=")
@@ -165,10 +174,14 @@ def _run_compare(args: argparse.Namespace) -> int:
     config = opts.parse_set_flags(args.set_options)
     if args.normalize:
         config["normalize"] = args.normalize  # type: ignore[assignment]
-    board = compare(systems=systems, references=args.refs, metrics=args.metrics, test=args.test,
-                    resamples=args.resamples, ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha,
-                    sections=sections, strict=args.strict, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                    id_field=args.id_field, text_field=args.text_field, config_file=args.config, **config)
+    if args.runs:
+        board = compare_from_runs(args)
+    else:
+        board = compare(systems=systems, references=args.refs, metrics=args.metrics, test=args.test,
+                        resamples=args.resamples, ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha,
+                        sections=sections, strict=args.strict, cache_dir=args.cache_dir,
+                        use_cache=not args.no_cache, id_field=args.id_field, text_field=args.text_field,
+                        config_file=args.config, adjust=args.adjust, cluster_field=args.cluster_field, **config)
     text = board.render(args.format)
     if args.plot:
         write_bytes_atomic(args.plot, board.plot(plot_fmt))
@@ -326,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parser(sub)
     _add_models_parser(sub)
     _add_baseline_parser(sub)
+    from .cli_stats import add_gate_parser
+
+    add_gate_parser(sub)
     return parser
 
 
@@ -369,6 +385,9 @@ def _run_score(args: argparse.Namespace) -> int:
         write_text_atomic(args.out, result.to_json() + "\n")
     if args.per_report:
         _write_per_report(args.per_report, result)
+    from .cli_stats import save_run_from_args
+
+    save_run_from_args(args, result)
     sys.stdout.write(render_result(result, args.format))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
@@ -429,6 +448,12 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_gate(args: argparse.Namespace) -> int:
+    from .cli_stats import run_gate
+
+    return run_gate(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rrg-eval`` console script; returns the exit code."""
     parser = build_parser()
@@ -437,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"score": _run_score, "metrics": _run_metrics, "compare": _run_compare, "models": _run_models,
-                "baseline": _run_baseline}
+                "baseline": _run_baseline, "gate": _run_gate}
     try:
         return handlers[args.command](args)
     except RrgEvalError as exc:

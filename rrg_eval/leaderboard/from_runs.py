@@ -97,7 +97,8 @@ def rebuild_metric(name: str, options: Mapping[str, Any]) -> Metric:
     try:
         cls = metric_class(name)
     except RrgEvalError:
-        raise ConfigError(f"metric {name} of the saved runs is not registered here (a plug-in not installed?)") from None
+        raise ConfigError(f"metric {name} of the saved runs is not registered here (a plug-in not "
+                          "installed?)") from None
     return cls(**dict(options))
 
 
