@@ -184,11 +184,12 @@ def gate(*, candidate: Any, baseline: Any, metrics: Iterable[str] | str | None =
             mkeys = [k for k in keys if base.key_info[k].metric == name]
             b_stats, c_stats = base.stats[name], cand.stats[name]
             b_obs, c_obs = metric.aggregate(b_stats), metric.aggregate(c_stats)
-            b_boot = rs.resampled_scores(metric.aggregate, b_stats, boot, mkeys)
-            c_boot = rs.resampled_scores(metric.aggregate, c_stats, boot, mkeys)
+            b_boot = rs.resampled_scores(metric.aggregate, b_stats, boot, mkeys, batch=metric.aggregate_resamples)
+            c_boot = rs.resampled_scores(metric.aggregate, c_stats, boot, mkeys, batch=metric.aggregate_resamples)
             identical = rs.stats_identical(b_stats, c_stats)
             if test == "ar" and not identical:
-                ar_a, ar_b = rs.ar_scores(metric.aggregate, b_stats, c_stats, masks, mkeys)
+                ar_a, ar_b = rs.ar_scores(metric.aggregate, b_stats, c_stats, masks, mkeys,
+                                              batch=metric.aggregate_resamples)
             for key in mkeys:
                 sign = 1.0 if base.key_info[key].higher_is_better else -1.0
                 observed = float(c_obs[key]) - float(b_obs[key])

@@ -36,6 +36,7 @@ class MetricStats:
     stats: list[Stats]
     scores: list[dict[str, float]]
     signature: str
+    batch: rs.BatchAggregate | None = None  # the metric's vectorised ``aggregate_resamples``, when it has one
 
 
 @dataclass
@@ -92,10 +93,11 @@ def build_leaderboard(names: list[str], sources: list[str], blocks: list[Block],
             for key, name in zip(run.keys, full):
                 keys.append(name)
                 key_info[name] = run.key_info[key]
-            boot_scores = [rs.resampled_scores(run.aggregate, st, boot, run.keys) for st in run.stats]
+            boot_scores = [rs.resampled_scores(run.aggregate, st, boot, run.keys, batch=run.batch)
+                           for st in run.stats]
             if test == "bootstrap":
                 test_scores = boot_scores if test_idx is boot else [
-                    rs.resampled_scores(run.aggregate, st, test_idx, run.keys) for st in run.stats]
+                    rs.resampled_scores(run.aggregate, st, test_idx, run.keys, batch=run.batch) for st in run.stats]
             for i in range(k):
                 for key, name in zip(run.keys, full):
                     scores[i][name] = float(run.scores[i].get(key, math.nan))
@@ -108,7 +110,8 @@ def build_leaderboard(names: list[str], sources: list[str], blocks: list[Block],
             for i in range(1, k):
                 identical = rs.stats_identical(run.stats[0], run.stats[i])
                 if test == "ar" and not identical:
-                    ar_a, ar_b = rs.ar_scores(run.aggregate, run.stats[0], run.stats[i], test_idx, run.keys)
+                    ar_a, ar_b = rs.ar_scores(run.aggregate, run.stats[0], run.stats[i], test_idx, run.keys,
+                                              batch=run.batch)
                 for key, name in zip(run.keys, full):
                     observed = scores[i][name] - scores[0][name]
                     delta_cis[i][name] = rs.percentile_ci(boot_scores[i][key] - boot_scores[0][key])

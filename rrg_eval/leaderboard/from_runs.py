@@ -175,7 +175,7 @@ def compare_runs(*, runs: Mapping[str, Any] | Sequence[Any], metrics: Iterable[s
         block.metrics.append(MetricStats(label=name, aggregate=metric.aggregate, keys=keys,
                                          key_info={k: base.key_info[k] for k in keys},
                                          stats=[run.stats[name] for _, _, run in loaded], scores=scores,
-                                         signature=base.signatures[name]))
+                                         signature=base.signatures[name], batch=metric.aggregate_resamples))
     for _, src, run in loaded:
         warnings.extend(f"{src}: {w}" for w in run.warnings)
     try:

@@ -371,7 +371,8 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
             info = {key: KeyInfo(metric=label, kind=metric.kind_of(key), higher_is_better=metric.higher_is_better(key))
                     for key in run.keys}
             block.metrics.append(MetricStats(label=label, aggregate=metric.aggregate, keys=run.keys, key_info=info,
-                                             stats=run.stats, scores=run.scores, signature=metric.signature(digest)))
+                                             stats=run.stats, scores=run.scores, signature=metric.signature(digest),
+                                             batch=metric.aggregate_resamples))
         blocks.append(block)
     sources = [str(src) if isinstance(src, (str, os.PathLike)) else f"system {nm!r}" for nm, src in named]
     return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
