@@ -14,11 +14,11 @@ from .version import __version__
 if TYPE_CHECKING:
     from .api import score
     from .errors import ConfigError, InputError, MetricError, MetricUnavailable, RrgEvalError
-    from .gate import GateReport, assert_no_regression, gate
     from .leaderboard import Leaderboard, compare
     from .leaderboard.from_runs import compare_runs
     from .metrics.base import Metric
     from .metrics.registry import load_metric, register
+    from .regression_gate import GateReport, assert_no_regression, gate
     from .result import Result
     from .runs import load_run
 
@@ -32,9 +32,9 @@ _LAZY = {
     "Leaderboard": ("leaderboard.leaderboard", "Leaderboard"),
     "compare_runs": ("leaderboard.from_runs", "compare_runs"),
     "load_run": ("runs", "load_run"),
-    "gate": ("gate", "gate"),
-    "GateReport": ("gate", "GateReport"),
-    "assert_no_regression": ("gate", "assert_no_regression"),
+    "gate": ("regression_gate", "gate"),
+    "GateReport": ("regression_gate", "GateReport"),
+    "assert_no_regression": ("regression_gate", "assert_no_regression"),
     "load_metric": ("metrics.registry", "load_metric"),
     "register": ("metrics.registry", "register"),
     "Metric": ("metrics.base", "Metric"),

@@ -126,7 +126,7 @@ def run_gate(args: argparse.Namespace) -> int:
     """Print the gate's table (or JSON) and return 0 (pass) or 1 (regression); errors exit 2 in ``main``."""
     import json
 
-    from .gate import gate
+    from .regression_gate import gate
 
     report = gate(candidate=args.candidate, baseline=args.baseline, metrics=args.metrics, alpha=args.alpha,
                   max_drop=parse_max_drop(args.max_drop), test=args.test, resamples=args.resamples, seed=args.seed,

@@ -1,4 +1,5 @@
-"""The regression gate: is a candidate run significantly worse than the baseline run on the selected keys?
+"""The regression gate (module named so that ``rrg_eval.gate`` stays the function): is a candidate run
+significantly worse than the baseline run on the selected keys?
 
 ``rrg_eval.gate(candidate=..., baseline=..., metrics=[...])`` returns a :class:`GateReport`;
 ``rrg_eval.assert_no_regression`` raises an ``AssertionError`` whose message is the report's table (for pytest);
