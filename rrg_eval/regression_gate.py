@@ -113,7 +113,7 @@ def render_gate(report: GateReport, *, only_regressions: bool = False) -> str:
     verdict = ("no regression" if report.ok else f"{n_bad} key(s) significantly worse than the baseline")
     lines += ["", f"{verdict} ({report.n} reports; one-sided {how}, seed {t['seed']}; "
               f"{METHOD_NAMES[report.adjust]} over {len(report.rows)} key(s); alpha {report.alpha:g}; "
-              "values x100)"]
+              f"p floor {t['p_floor']:.3g}; values x100)"]
     lines += [f"warning: {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"
 

@@ -101,10 +101,12 @@ def footer_lines(lb: Leaderboard) -> list[str]:
 def adjustment_words(t: dict) -> str:  # type: ignore[type-arg]
     """``Holm-adjusted (12 tests)`` etc.; the floor of the p-values when the design limits it."""
     method = {"holm": "Holm-adjusted", "bh": "Benjamini-Hochberg-adjusted", "none": "unadjusted"}[t["adjust"]]
-    words = f"{method} ({t.get('tests', 0)} tests)"
+    words = f"{method} ({t.get('tests', 0)} tests"
     if t.get("exact"):
-        words += f", exact permutation (p >= {t['p_floor']:.3g})"
-    return words
+        words += ", exact permutation"
+    if t.get("p_floor") is not None and t["p_floor"] == t["p_floor"]:
+        words += f"; no p-value below {t['p_floor']:.3g} with this design"
+    return words + ")"
 
 
 def has_rank_intervals(lb: Leaderboard) -> bool:
