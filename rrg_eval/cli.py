@@ -356,9 +356,11 @@ def _run_score(args: argparse.Namespace) -> int:
     from . import option_sources as opts
     from .api import build_metrics, resolve_cache_dir, score_pairs
     from .atomic import write_text_atomic
+    from .cli_stats import check_save_run_args
     from .inputs import pair, read_reports
     from .render import render_result
 
+    check_save_run_args(args)
     set_options = opts.parse_set_flags(args.set_options)
     _apply_judge_flags(args, set_options)
     file_options = opts.load_config_file(args.config) if args.config else {}

@@ -23,10 +23,17 @@ def add_save_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="--save-run: record this field of the references (e.g. patient_id) as the clusters")
 
 
-def save_run_from_args(args: argparse.Namespace, result: Any) -> None:
-    """Write the run when ``--save-run`` was given (clusters from the references file when asked)."""
+def check_save_run_args(args: argparse.Namespace) -> None:
+    """Usage errors of the run flags, before anything is computed."""
     if args.with_text and not args.save_run:
         raise ConfigError("--with-text needs --save-run RUN")
+    if args.cluster_field and not args.save_run:
+        raise ConfigError("--cluster-field on score needs --save-run RUN (it records the clusters in the run)")
+
+
+def save_run_from_args(args: argparse.Namespace, result: Any) -> None:
+    """Write the run when ``--save-run`` was given (clusters from the references file when asked)."""
+    check_save_run_args(args)
     if not args.save_run:
         return
     if args.cluster_field:

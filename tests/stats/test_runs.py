@@ -167,3 +167,26 @@ def test_cli_score_save_run_and_compare_runs(tmp_path, capsys):
     assert main(["compare", "--runs", str(tmp_path / "a.run"), str(tmp_path / "b.run"), "--sections", "x"]) == 2
     assert main(["compare", "--runs", str(tmp_path / "a.run"), str(tmp_path / "nope.run")]) == 2
     assert "nope.run: no such file" in capsys.readouterr().err
+
+
+def test_cli_run_flags_need_save_run(tmp_path, capsys):
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text(json.dumps({"id": "a", "report": "clear lungs"}) + "\n")
+    for flag in (["--with-text"], ["--cluster-field", "patient_id"]):
+        assert main(["score", str(refs), str(refs), "--metrics", "bleu", *flag]) == 2
+        assert "needs --save-run RUN" in capsys.readouterr().err
+
+
+def test_plot_has_a_rank_panel(saved, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from rrg_eval.leaderboard import plot
+
+    _, paths = saved
+    board = rrg_eval.compare_runs(runs=paths, metrics=["bleu"], resamples=20)
+    drawn = []
+    original = plot._draw_ranks
+    monkeypatch.setattr(plot, "_draw_ranks", lambda ax, lb, keys, *rest: (drawn.append(keys),
+                                                                           original(ax, lb, keys, *rest)))
+    svg = board.plot("svg")
+    assert b"<svg" in svg and drawn == [board.keys]
+    assert board.systems[1].rank_ci and "rank_intervals" in board.systems[1].to_dict()
