@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's Chromium for tests/test_compare_browser.py (the leaderboard HTML page in a real browser).
+# Install Debian's Chromium for tests/leaderboard/test_compare_browser.py (the leaderboard HTML page in a real browser).
 # Tolerant of failure: without Chromium that test is skipped with a clear reason; everything else still runs.
 set -u
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then

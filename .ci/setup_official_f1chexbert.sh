@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv-official-chexbert: the official `f1chexbert` 0.0.2 package with the versions it needs
 # (it calls tokenizer.encode_plus, removed in transformers 5, and sklearn's private _check_targets, changed in
-# scikit-learn 1.6), for tests/test_f1chexbert_parity.py and benchmarks/bench_f1chexbert.py.
+# scikit-learn 1.6), for tests/metrics/test_f1chexbert_parity.py and benchmarks/bench_f1chexbert.py.
 # Idempotent; run from the repo root.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

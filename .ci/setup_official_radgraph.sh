@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv-official-radgraph: the official `radgraph` 0.1.18 package with the versions it needs
 # (its vendored AllenNLP calls tokenizer.encode_plus, removed in transformers 5), for the parity test
-# tests/test_radgraph_parity.py and benchmarks/bench_radgraph.py. Idempotent; run from the repo root.
+# tests/metrics/test_radgraph_parity.py and benchmarks/bench_radgraph.py. Idempotent; run from the repo root.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${OFFICIAL_RADGRAPH_VENV:-$ROOT/.venv-official-radgraph}"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "iu_xray" / "val.jsonl"
-RUNNER = REPO / "tests" / "official" / "bertscore_runner.py"
+RUNNER = REPO / "tests" / "support" / "official_bertscore_runner.py"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rrg_eval.leaderboard.render import render_leaderboard
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "iu_xray"
 
@@ -68,7 +70,7 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     print(f"{args.systems} systems x {args.n} reports, metrics {args.metrics}, {args.test} with {args.resamples} "
           f"resamples: {elapsed:.1f} s")
-    print(board.render("markdown"))
+    print(render_leaderboard(board, "markdown"))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICIAL_PY = REPO / ".venv-official-chexbert" / "bin" / "python"
-RUNNER = REPO / "tests" / "official_f1chexbert_runner.py"
+RUNNER = REPO / "tests" / "support" / "official_f1chexbert_runner.py"
 RESULTS = REPO / "benchmarks" / "RESULTS_f1chexbert.md"
 
 OURS = r"""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICIAL_PY = REPO / ".venv-official-radgraph" / "bin" / "python"
-RUNNER = REPO / "tests" / "official_radgraph_runner.py"
+RUNNER = REPO / "tests" / "support" / "official_radgraph_runner.py"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 

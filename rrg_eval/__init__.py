@@ -16,15 +16,19 @@ if TYPE_CHECKING:
     from .errors import ConfigError, InputError, MetricError, MetricUnavailable, RrgEvalError
     from .leaderboard import Leaderboard, compare
     from .leaderboard.from_runs import compare_runs
+    from .leaderboard.plot import plot_leaderboard
+    from .leaderboard.render import render_leaderboard
     from .metrics.base import Metric
     from .metrics.registry import load_metric, register
     from .regression_gate import GateReport, assert_no_regression, gate
+    from .render import render_result
     from .result import Result
     from .runs import load_run
 
 __all__ = ["ConfigError", "GateReport", "InputError", "Leaderboard", "Metric", "MetricError", "MetricUnavailable",
            "Result", "RrgEvalError", "__version__", "assert_no_regression", "compare", "compare_runs", "gate",
-           "list_metrics", "load_metric", "load_run", "register", "score"]
+           "list_metrics", "load_metric", "load_run", "plot_leaderboard", "register", "render_leaderboard",
+           "render_result", "score"]
 
 _LAZY = {
     "score": ("api", "score"),
@@ -39,6 +43,9 @@ _LAZY = {
     "register": ("metrics.registry", "register"),
     "Metric": ("metrics.base", "Metric"),
     "Result": ("result", "Result"),
+    "render_result": ("render", "render_result"),
+    "render_leaderboard": ("leaderboard.render", "render_leaderboard"),
+    "plot_leaderboard": ("leaderboard.plot", "plot_leaderboard"),
     "ConfigError": ("errors", "ConfigError"),
     "InputError": ("errors", "InputError"),
     "MetricError": ("errors", "MetricError"),

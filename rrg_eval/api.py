@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import option_sources as opts
-from .errors import MetricUnavailable, RrgEvalError
-from .inputs import Pairs, as_report_set, pair
-from .metrics.base import Metric, RunContext, references_digest
+from . import resampling as rs
+from .errors import ConfigError, MetricUnavailable, RrgEvalError
+from .inputs import Pairs, as_report_set, empty_report_warnings, pair, references_digest
+from .metrics.base import Metric, RunContext, is_judge
 from .metrics.registry import metric_class
 from .option_spec import to_dict as metric_options_dict
 from .result import KeyInfo, Result
@@ -31,6 +32,25 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None, use_cache: bool) -> P
     return Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
 
+def metric_options(metrics: Iterable[str] | str | None = None, *,
+                   options: Mapping[str, Mapping[str, Any]] | None = None,
+                   global_options: Mapping[str, Any] | None = None,
+                   file_options: Mapping[str, Mapping[str, Any]] | None = None,
+                   ) -> tuple[list[str], bool, dict[str, dict[str, Any]]]:
+    """(selected names, named explicitly?, options per metric) from every source: file < --set < globals.
+
+    The one place where options are merged: ``score``, ``compare`` and the judges' dry run all use it.
+    """
+    names, explicit = opts.select_metrics(metrics)
+    file_options = dict(file_options or {})
+    explicit_options = dict(options or {})
+    opts.check_known(file_options)
+    opts.check_known(explicit_options)
+    merged = opts.merge({k: v for k, v in file_options.items() if k in names}, explicit_options)
+    merged = opts.apply_globals(merged, names, global_options or {})
+    return names, explicit, merged
+
+
 def build_metrics(metrics: Iterable[str] | str | None = None, *, strict: bool = False,
                   options: Mapping[str, Mapping[str, Any]] | None = None,
                   global_options: Mapping[str, Any] | None = None,
@@ -41,13 +61,8 @@ def build_metrics(metrics: Iterable[str] | str | None = None, *, strict: bool = 
     A metric that cannot run is an error when it was named explicitly or ``strict`` is set; otherwise it is
     reported as unavailable. All options are checked before anything is computed.
     """
-    names, explicit = opts.select_metrics(metrics)
-    file_options = dict(file_options or {})
-    explicit_options = dict(options or {})
-    opts.check_known(file_options)
-    opts.check_known(explicit_options)
-    merged = opts.merge({k: v for k, v in file_options.items() if k in names}, explicit_options)
-    merged = opts.apply_globals(merged, names, global_options or {})
+    names, explicit, merged = metric_options(metrics, options=options, global_options=global_options,
+                                             file_options=file_options)
     built: list[Metric] = []
     unavailable: dict[str, str] = {}
     for name in names:
@@ -66,20 +81,35 @@ def build_metrics(metrics: Iterable[str] | str | None = None, *, strict: bool = 
     return built, unavailable
 
 
-def empty_report_warnings(pairs: Pairs) -> list[str]:
-    """Empty texts are valid input; they are counted in the warnings."""
-    warnings = []
-    empty_preds = [i for i, t in zip(pairs.ids, pairs.predictions) if not t.strip()]
-    empty_refs = [i for i, t in zip(pairs.ids, pairs.references) if not t.strip()]
-    for what, found in (("prediction", empty_preds), ("reference", empty_refs)):
-        if found:
-            shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
-            warnings.append(f"input: {len(found)} empty {what}(s), scored as the reference implementations "
-                            f"score them (ids: {shown})")
-    return warnings
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """``**config`` of the API: (per-metric option dicts, global options such as ``normalize``, ``device``)."""
+    per_metric = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
+    global_options = {k: v for k, v in config.items() if not isinstance(v, Mapping)}
+    return per_metric, global_options
 
 
-def metric_options(metric: Metric) -> dict[str, Any]:
+def skip_for_inputs(metrics: list[Metric], pairs_list: Sequence[Pairs], *, explicit: bool,
+                    ) -> tuple[list[Metric], dict[str, str]]:
+    """The default set leaves out a metric whose ``skip_reason`` objects to any system's inputs.
+
+    A metric named explicitly always runs. Returns (metrics kept, {name: reason}).
+    """
+    if explicit:
+        return list(metrics), {}
+    kept: list[Metric] = []
+    skipped: dict[str, str] = {}
+    for metric in metrics:
+        for pairs in pairs_list:
+            reason = metric.skip_reason(predictions=pairs.predictions, references=pairs.references)
+            if reason is not None:
+                skipped[metric.name] = reason
+                break
+        else:
+            kept.append(metric)
+    return kept, skipped
+
+
+def recorded_options(metric: Metric) -> dict[str, Any]:
     """The metric's options as a JSON-serialisable dict (what a saved run records)."""
     return metric_options_dict(metric.config)
 
@@ -87,22 +117,16 @@ def metric_options(metric: Metric) -> dict[str, Any]:
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
                 unavailable: Mapping[str, str] | None = None, explicit: bool = True,
                 strict: bool = False) -> Result:
-    """Run already-built metrics on aligned pairs. A failing metric is recorded, the others still run.
+    """Run already-built metrics on aligned pairs: the one orchestration of ``score`` and ``compare``.
 
-    With ``explicit=False`` (the default metric set), a metric whose ``skip_reason`` objects to these inputs
-    is listed as not run instead of computed.
+    A failing metric is recorded in ``errors``, the others still run. With ``explicit=False`` (the default
+    metric set), a metric whose ``skip_reason`` objects to these inputs, or that finds out while computing that
+    it cannot run (``MetricUnavailable``: weights missing offline), is listed as not run instead; when named
+    explicitly or with ``strict`` that is a failure.
     """
     context = RunContext(cache_dir=cache_dir)
-    unavailable = dict(unavailable or {})
-    if not explicit:
-        kept = []
-        for metric in metrics:
-            reason = metric.skip_reason(predictions=pairs.predictions, references=pairs.references)
-            if reason is None:
-                kept.append(metric)
-            else:
-                unavailable[metric.name] = reason
-        metrics = kept
+    metrics, skipped = skip_for_inputs(metrics, [pairs], explicit=explicit)
+    unavailable = {**dict(unavailable or {}), **skipped}
     context.warnings.extend(empty_report_warnings(pairs))
     digest = references_digest(pairs.ids, pairs.references)
     result = Result(n=len(pairs), ids=list(pairs.ids), scores={}, signatures={}, key_info={},
@@ -115,7 +139,6 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
             scores = metric.aggregate(stats)
             per_report = metric.per_report(stats)
         except MetricUnavailable as exc:
-            # found out only while running (weights missing offline): in the default set that is "not run"
             if explicit or strict:
                 result.errors[metric.name] = str(exc)
             else:
@@ -128,7 +151,7 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
             result.errors[metric.name] = f"{type(exc).__name__}: {exc}"
             continue
         result.stats[metric.name] = stats
-        result.options[metric.name] = metric_options(metric)
+        result.options[metric.name] = recorded_options(metric)
         result.versions.update({f"{metric.name}:{k}": str(v) for k, v in metric.backend_versions().items()})
         result.signatures[metric.name] = metric.signature(digest)
         for key, value in scores.items():
@@ -141,28 +164,84 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
     return result
 
 
+def add_intervals(result: Result, metrics: Sequence[Metric], *, confidence: float, resamples: int,
+                  seed: int) -> None:
+    """Fill ``result.ci``: each key's percentile bootstrap interval, from the statistics of its point value.
+
+    The resamples are those ``compare`` draws for the same ``n``, ``resamples`` and ``seed``, so one system's
+    intervals equal its intervals in a leaderboard.
+    """
+    if not 0 < confidence < 1:
+        raise ConfigError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), got {confidence}")
+    if resamples < 1:
+        raise ConfigError(f"resamples must be at least 1, got {resamples}")
+    indices = rs.bootstrap_indices(result.n, resamples, int(seed))
+    for metric in metrics:
+        stats = result.stats.get(metric.name)
+        if stats is None:
+            continue
+        keys = [k for k, info in result.key_info.items() if info.metric == metric.name]
+        sampled = rs.resampled_scores(metric.aggregate, stats, indices, keys, batch=metric.aggregate_resamples)
+        for key in keys:
+            result.ci[key] = rs.percentile_ci(sampled[key], confidence)
+    result.ci_settings = {"confidence": confidence, "resamples": resamples, "seed": int(seed)}
+
+
+def read_pairs(predictions: Any, references: Any, *, id_field: str = "id", text_field: str = "report") -> Pairs:
+    """Predictions and references (paths, mappings or lists) read and aligned by id."""
+    preds = as_report_set(predictions, role="predictions", id_field=id_field, text_field=text_field)
+    refs = as_report_set(references, role="references", id_field=id_field, text_field=text_field)
+    return pair(preds, refs)
+
+
+def plan_judges(*, predictions: Any, references: Any, metrics: Iterable[str] | str | None = None,
+                cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
+                text_field: str = "report", config_file: str | os.PathLike | None = None,
+                **config: Any) -> list[Any]:
+    """What the selected LLM judges would send (``JudgePlan`` each); nothing is sent and nothing is scored.
+
+    Options are merged exactly as :func:`score` merges them (file, per-metric, global options). Availability
+    is not required (a dry run sends nothing). The default metric set plans nothing: judges run only when named.
+    """
+    per_metric, global_options = split_config(config)
+    file_options = opts.load_config_file(config_file) if config_file else {}
+    names, explicit, merged = metric_options(metrics, options=per_metric, global_options=global_options,
+                                             file_options=file_options)
+    if not explicit:
+        return []
+    planners = [metric_class(n)(**merged.get(n, {})) for n in names if is_judge(metric_class(n))]
+    if not planners:
+        return []
+    pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
+    folder = resolve_cache_dir(cache_dir, use_cache)
+    return [m.plan_requests(predictions=pairs.predictions, references=pairs.references, cache_dir=folder)
+            for m in planners]
+
+
 def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | None = None,
           strict: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
           id_field: str = "id", text_field: str = "report", config_file: str | os.PathLike | None = None,
-          **config: Any) -> Result:
+          ci: float | None = None, resamples: int = 1000, seed: int = 12345, **config: Any) -> Result:
     """Score predictions against references, paired by id.
 
     ``predictions`` / ``references``: a path (JSONL, JSON, CSV, TSV, Parquet), an ``{id: text}`` mapping, or a
     list of texts (ids are positions). ``metrics``: names (default: every registered metric that can run).
     ``config``: per-metric option dicts (``rouge={"use_stemmer": False}``) and options that apply to every
-    selected metric having them (``normalize="lower"``, ``device="cuda"``).
+    selected metric having them (``normalize="lower"``, ``device="cuda"``). ``ci``: a confidence level (0.95)
+    gives every key a percentile bootstrap interval in ``result.ci`` over ``resamples`` resamples drawn with
+    ``seed`` (the same intervals ``compare`` gives this system with that seed).
     """
-    per_metric = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
-    global_options = {k: v for k, v in config.items() if not isinstance(v, Mapping)}
+    per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
     built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
                                        file_options=file_options)
-    preds = as_report_set(predictions, role="predictions", id_field=id_field, text_field=text_field)
-    refs = as_report_set(references, role="references", id_field=id_field, text_field=text_field)
-    pairs = pair(preds, refs)
     try:
-        return score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache), unavailable=unavailable,
-                           explicit=metrics is not None, strict=strict)
+        pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
+        result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
+                             unavailable=unavailable, explicit=metrics is not None, strict=strict)
+        if ci is not None:
+            add_intervals(result, built, confidence=float(ci), resamples=int(resamples), seed=seed)
+        return result
     finally:
         for metric in built:
             metric.close()

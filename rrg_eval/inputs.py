@@ -7,6 +7,7 @@ converted); texts must be strings (an empty string is valid). Duplicate ids are 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -252,3 +253,29 @@ def pair(predictions: ReportSet, references: ReportSet) -> Pairs:
         raise InputError("ids do not match: " + "; ".join(problems), path=predictions.source)
     ids = references.ids
     return Pairs(ids=ids, predictions=[predictions.texts[i] for i in ids], references=list(references.texts.values()))
+
+
+def references_digest(ids: Sequence[str], references: Sequence[str]) -> str:
+    """A short digest pinning the references (ids and texts) that a score was computed against."""
+    h = hashlib.sha256()
+    for rid, text in zip(ids, references):
+        h.update(rid.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
+    return h.hexdigest()[:12]
+
+
+def count_empty_texts(texts: Sequence[str], ids: Sequence[str] | None = None) -> list[str]:
+    """Ids (or positions) of the empty or blank texts: valid input, counted in the warnings."""
+    keys = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+    return [k for k, t in zip(keys, texts) if not t.strip()]
+
+
+def empty_report_warnings(pairs: Pairs) -> list[str]:
+    """The input-level warnings about empty predictions and references (ids of the first five)."""
+    warnings = []
+    for what, texts in (("prediction", pairs.predictions), ("reference", pairs.references)):
+        found = count_empty_texts(texts, pairs.ids)
+        if found:
+            shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+            warnings.append(f"input: {len(found)} empty {what}(s), scored as the reference implementations "
+                            f"score them (ids: {shown})")
+    return warnings

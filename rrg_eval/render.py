@@ -9,11 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, get_args
 
-from .result import KeyInfo, Result
+from .normalize import Normalization
 from .version import __version__
 
-FORMATS = ("table", "json", "markdown", "csv", "latex")
+if TYPE_CHECKING:
+    from .result import KeyInfo, Result
+
+FORMATS = ("table", "json", "markdown", "csv", "latex")  # rrg-eval score --format
+COMPARE_FORMATS = ("table", "markdown", "latex", "csv", "json", "html")  # rrg-eval compare --format
+CATALOG_FORMATS = ("table", "json")  # rrg-eval metrics / models --format
+NORMALIZE_CHOICES: tuple[str, ...] = get_args(Normalization)  # --normalize
 
 
 def display_value(value: float, info: KeyInfo) -> str:
@@ -37,47 +45,80 @@ def display_label(key: str, info: KeyInfo) -> str:
     return label
 
 
-def _rows(result: Result) -> list[tuple[str, str]]:
-    return [(display_label(k, result.key_info[k]), display_value(v, result.key_info[k]))
-            for k, v in result.scores.items()]
+def _rows(result: Result) -> list[tuple[str, ...]]:
+    """(label, value) per key; (label, value, "[low, high]") when the result carries intervals."""
+    rows: list[tuple[str, ...]] = []
+    for k, v in result.scores.items():
+        info = result.key_info[k]
+        row: tuple[str, ...] = (display_label(k, info), display_value(v, info))
+        if result.ci_settings:
+            lo, hi = result.ci.get(k, (float("nan"), float("nan")))
+            row += (f"[{display_value(lo, info)}, {display_value(hi, info)}]",)
+        rows.append(row)
+    return rows
 
 
 def _header(result: Result) -> str:
     return f"rrg-eval {__version__}: {result.n} reports; fractions shown x100 (%)"
 
 
+def _ci_line(result: Result) -> str:
+    c = result.ci_settings
+    return (f"[low, high]: {c['confidence'] * 100:g}% percentile bootstrap CI ({c['resamples']} resamples, "
+            f"seed {c['seed']})")
+
+
 def render_table(result: Result) -> str:
     """Plain aligned text for the terminal."""
     rows = _rows(result)
-    width = max([len("metric")] + [len(label) for label, _ in rows])
-    vwidth = max([len("value")] + [len(value) for _, value in rows])
-    lines = [_header(result), "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
-    lines += [f"{label:<{width}}  {value:>{vwidth}}" for label, value in rows]
+    width = max([len("metric")] + [len(row[0]) for row in rows])
+    vwidth = max([len("value")] + [len(row[1]) for row in rows])
+    head = [_header(result)] + ([_ci_line(result)] if result.ci_settings else [])
+    if result.ci_settings:
+        cwidth = max([len("CI")] + [len(row[2]) for row in rows])
+        lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}  {'CI':<{cwidth}}",
+                 f"{'-' * width}  {'-' * vwidth}  {'-' * cwidth}"]
+        lines += [f"{label:<{width}}  {value:>{vwidth}}  {ci:<{cwidth}}".rstrip() for label, value, ci in rows]
+    else:
+        lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
+        lines += [f"{label:<{width}}  {value:>{vwidth}}" for label, value in rows]
     lines += _footer(result, bullet="  ", code=lambda s: s)
     return "\n".join(lines) + "\n"
 
 
-def _footer(result: Result, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
+def outcome_lines(signatures: Iterable[str], warnings: Iterable[str], unavailable: Mapping[str, str],
+                  errors: Mapping[str, str], *, bullet: str, code: Callable[[str], str]) -> list[str]:
+    """The one footer of every text table: signatures, warnings, what did not run, what failed."""
+    signatures, warnings = list(signatures), list(warnings)
     lines: list[str] = []
-    if result.signatures:
+    if signatures:
         lines += ["", "signatures:"]
-        lines += [f"{bullet}{code(sig)}" for sig in result.signatures.values()]
-    if result.warnings:
+        lines += [f"{bullet}{code(sig)}" for sig in signatures]
+    if warnings:
         lines += ["", "warnings:"]
-        lines += [f"{bullet}{w}" for w in result.warnings]
-    if result.unavailable:
+        lines += [f"{bullet}{w}" for w in warnings]
+    if unavailable:
         lines += ["", "not run (unavailable):"]
-        lines += [f"{bullet}{m}: {why}" for m, why in result.unavailable.items()]
-    if result.errors:
+        lines += [f"{bullet}{m}: {why}" for m, why in unavailable.items()]
+    if errors:
         lines += ["", "failed:"]
-        lines += [f"{bullet}{m}: {why}" for m, why in result.errors.items()]
+        lines += [f"{bullet}{m}: {why}" for m, why in errors.items()]
     return lines
+
+
+def _footer(result: Result, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
+    return outcome_lines(result.signatures.values(), result.warnings, result.unavailable, result.errors,
+                         bullet=bullet, code=code)
 
 
 def render_markdown(result: Result) -> str:
     """A GitHub-flavoured Markdown table with the signatures as a list below it."""
-    lines = [f"_{_header(result)}_", "", "| metric | value |", "|---|---:|"]
-    lines += [f"| {label} | {value} |" for label, value in _rows(result)]
+    lines = [f"_{_header(result)}_"] + ([f"_{_ci_line(result)}_"] if result.ci_settings else [])
+    if result.ci_settings:
+        lines += ["", "| metric | value | CI |", "|---|---:|---:|"]
+    else:
+        lines += ["", "| metric | value |", "|---|---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
     lines += _footer(result, bullet="- ", code=lambda s: f"`{s}`")
     return "\n".join(lines) + "\n"
 
@@ -94,9 +135,13 @@ def latex_escape(text: str) -> str:
 
 def render_latex(result: Result) -> str:
     """A booktabs table; signatures follow as LaTeX comments."""
-    lines = [r"\begin{tabular}{lr}", r"\toprule", r"Metric & Value \\", r"\midrule"]
-    lines += [f"{latex_escape(label)} & {value} \\\\" for label, value in _rows(result)]
+    if result.ci_settings:
+        lines = [r"\begin{tabular}{lrr}", r"\toprule", r"Metric & Value & CI \\", r"\midrule"]
+    else:
+        lines = [r"\begin{tabular}{lr}", r"\toprule", r"Metric & Value \\", r"\midrule"]
+    lines += [" & ".join([latex_escape(row[0]), *row[1:]]) + r" \\" for row in _rows(result)]
     lines += [r"\bottomrule", r"\end{tabular}", f"% {_header(result)}"]
+    lines += [f"% {_ci_line(result)}"] if result.ci_settings else []
     lines += [f"% {sig}" for sig in result.signatures.values()]
     return "\n".join(lines) + "\n"
 
@@ -105,10 +150,12 @@ def render_csv(result: Result) -> str:
     """One row per key with the full-precision value and the metric's signature."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["metric", "key", "value", "signature"])
+    with_ci = bool(result.ci_settings)
+    writer.writerow(["metric", "key", "value", *(["ci_low", "ci_high"] if with_ci else []), "signature"])
     for key, value in result.scores.items():
         metric = result.key_info[key].metric
-        writer.writerow([metric, key, repr(float(value)), result.signatures.get(metric, "")])
+        ci = [repr(float(x)) for x in result.ci.get(key, (float("nan"), float("nan")))] if with_ci else []
+        writer.writerow([metric, key, repr(float(value)), *ci, result.signatures.get(metric, "")])
     return out.getvalue()
 
 

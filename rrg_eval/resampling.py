@@ -120,13 +120,16 @@ def ar_scores(aggregate: Aggregate, baseline: Stats, system: Stats, masks: np.nd
     return out_a, out_b
 
 
-def percentile_ci(samples: np.ndarray) -> tuple[float, float]:
-    """The 95% interval of resampled scores, with sacrebleu's order statistics (``n // 40`` from each end)."""
+def percentile_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The ``confidence`` interval of resampled scores, with sacrebleu's order statistics.
+
+    For 95% that is ``n // 40`` from each end; for another level ``floor(n * (1 - confidence) / 2)``.
+    """
     ordered = np.sort(np.asarray(samples, dtype=float))
     n = len(ordered)
     if n == 0:
         return (float("nan"), float("nan"))
-    lower = n // 40
+    lower = n // 40 if confidence == 0.95 else int(np.floor(n * (1.0 - confidence) / 2.0 + 1e-9))
     return (float(ordered[lower]), float(ordered[n - lower - 1]))
 
 

@@ -40,6 +40,8 @@ class Result:
     unavailable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Stats] = field(default_factory=dict, repr=False)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    ci_settings: dict[str, Any] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     references_digest: str | None = None
     clusters: dict[str, Any] | None = field(default=None, repr=False)
@@ -71,19 +73,20 @@ class Result:
         return records
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"}`` with full precision."""
-        return {"n": self.n, "scores": dict(self.scores), "signatures": dict(self.signatures),
-                "warnings": list(self.warnings), "unavailable": dict(self.unavailable),
-                "errors": dict(self.errors)}
+        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"}`` with full precision.
+
+        With intervals (``score(..., ci=0.95)``) also ``"ci": {key: [low, high]}`` and ``"ci_settings"``.
+        """
+        out: dict[str, Any] = {"n": self.n, "scores": dict(self.scores)}
+        if self.ci_settings:
+            out["ci"] = {k: [_none_if_nan(lo), _none_if_nan(hi)] for k, (lo, hi) in self.ci.items()}
+            out["ci_settings"] = dict(self.ci_settings)
+        out.update(signatures=dict(self.signatures), warnings=list(self.warnings),
+                   unavailable=dict(self.unavailable), errors=dict(self.errors))
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-    def table(self, fmt: str = "table") -> str:
-        """Render as ``table``, ``markdown``, ``csv``, ``latex`` or ``json``."""
-        from .render import render_result
-
-        return render_result(self, fmt)
 
     def save(self, path: str | os.PathLike, *, with_text: bool = False) -> None:
         """Write this result as a saved run (``rrg_eval.load_run`` reads it back; format in docs/runs.md).
@@ -101,3 +104,7 @@ class Result:
             from .errors import MetricError
 
             raise MetricError("; ".join(f"{m}: {e}" for m, e in self.errors.items()))
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value != value else float(value)

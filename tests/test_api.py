@@ -14,6 +14,7 @@ import pytest
 
 import rrg_eval
 from rrg_eval import ConfigError, InputError, MetricUnavailable, Result
+from rrg_eval.render import render_result
 
 REFS = {"a": "The heart is normal in size. The lungs are clear.",
         "b": "No pleural effusion or pneumothorax.",
@@ -21,7 +22,7 @@ REFS = {"a": "The heart is normal in size. The lungs are clear.",
 PREDS = {"c": "Cardiomegaly with a small left effusion.",
          "a": "The heart is normal. The lungs are clear.",
          "b": "No effusion or pneumothorax."}
-# the same run through the CLI (tests/test_cli.py) gives these values; rrg-eval's own output, frozen
+# the same run through the CLI (tests/cli/test_cli.py) gives these values; rrg-eval's own output, frozen
 BLEU1 = 0.6113479123530716
 ROUGE1 = 0.8148148148148149
 
@@ -64,13 +65,13 @@ def test_result_accessors() -> None:
     data = json.loads(result.to_json())
     assert data["n"] == 3 and data["scores"] == result.scores and data["signatures"] == result.signatures
     assert set(data) == {"n", "scores", "signatures", "warnings", "unavailable", "errors"}
-    assert result.table().startswith(f"rrg-eval {rrg_eval.__version__}: 3 reports")
-    assert result.table("markdown").startswith("_rrg-eval")
-    assert json.loads(result.table("json")) == data
-    assert result.table("csv").splitlines()[0] == "metric,key,value,signature"
-    assert result.table("latex").startswith(r"\begin{tabular}")
+    assert render_result(result, "table").startswith(f"rrg-eval {rrg_eval.__version__}: 3 reports")
+    assert render_result(result, "markdown").startswith("_rrg-eval")
+    assert json.loads(render_result(result, "json")) == data
+    assert render_result(result, "csv").splitlines()[0] == "metric,key,value,signature"
+    assert render_result(result, "latex").startswith(r"\begin{tabular}")
     with pytest.raises(ConfigError, match="unknown format 'html'"):
-        result.table("html")
+        render_result(result, "html")
     result.raise_for_errors()  # nothing failed
 
 

@@ -11,8 +11,7 @@ import html
 import math
 
 from ..version import __version__
-from .leaderboard import Leaderboard
-from .render import (
+from .cells import (
     block_mean_rank,
     cell_ci,
     cell_value,
@@ -23,6 +22,8 @@ from .render import (
     signature_lines,
     system_label,
 )
+from .leaderboard import Leaderboard
+from .plot import plot_leaderboard
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#1f2328;
@@ -132,7 +133,7 @@ def render_html_page(lb: Leaderboard, *, plot_png: bytes | None = None, include_
     e = html.escape
     if include_plot and plot_png is None:
         try:
-            plot_png = lb.plot("png")
+            plot_png = plot_leaderboard(lb, "png")
         except Exception:  # noqa: BLE001 - the table is still useful without the plot
             plot_png = None
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import option_sources as opts
-from ..api import build_metrics, empty_report_warnings, resolve_cache_dir
+from ..api import build_metrics, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
 from ..clusters import design_for, read_cluster_values
-from ..errors import ConfigError, InputError, RrgEvalError
-from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports
-from ..metrics.base import Metric, RunContext, references_digest
+from ..errors import ConfigError, InputError
+from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports, references_digest
+from ..metrics.base import Metric
 from ..multitest import check_method
-from ..result import KeyInfo
-from ..stats import Stats
+from ..result import KeyInfo, Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -160,18 +159,6 @@ class Leaderboard:
                     "rank": entry.ranks.get(key), "mean_rank": entry.mean_rank})
         return pd.DataFrame.from_records(records)
 
-    def render(self, fmt: str = "table") -> str:
-        """Render as ``table``, ``markdown``, ``latex``, ``csv``, ``json`` or ``html``."""
-        from .render import render_leaderboard
-
-        return render_leaderboard(self, fmt)
-
-    def plot(self, fmt: str = "png") -> bytes:
-        """One panel per metric, every system with its CI (PNG or SVG bytes; needs matplotlib)."""
-        from .plot import plot_leaderboard
-
-        return plot_leaderboard(self, fmt)
-
 
 def _nan_to_none(obj: Any) -> Any:
     if isinstance(obj, float) and obj != obj:
@@ -247,14 +234,6 @@ def _ranks(values: list[float], higher_is_better: bool) -> list[int | None]:
     return out
 
 
-@dataclass
-class _MetricRun:
-    metric: Metric
-    keys: list[str]
-    stats: list[Stats]          # one per system
-    scores: list[dict[str, float]]
-
-
 def _test_settings(test: str, resamples: int, ci_resamples: int, seed: int, alpha: float) -> dict[str, Any]:
     out: dict[str, Any] = {"name": test, "description": TEST_NAMES[test]}
     if test == "bootstrap":
@@ -312,8 +291,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     if sections and len(set(section_list)) != len(section_list):
         raise ConfigError(f"sections repeat: {', '.join(map(str, section_list))}")
 
-    per_metric = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
-    global_options = {k: v for k, v in config.items() if not isinstance(v, Mapping)}
+    per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
     built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
                                        file_options=file_options)
@@ -322,7 +300,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     try:
         return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
-                              sections=list(sections) if sections else None,
+                              sections=list(sections) if sections else None, strict=strict,
                               cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
                               cluster_values=cluster_values, cluster_field=cluster_field)
     finally:
@@ -333,68 +311,55 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
 def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[list[Pairs], str]],
                    metrics: list[Metric], unavailable: dict[str, str], *, explicit: bool, test: str,
                    resamples: int, ci_resamples: int, seed: int, alpha: float, sections: list[str] | None,
-                   cache_dir: Path | None, adjust: str = "holm", cluster_values: Mapping[str, str] | None = None,
-                   cluster_field: str | None = None) -> Leaderboard:
-    unavailable = dict(unavailable)
-    context = RunContext(cache_dir=cache_dir)
-    if not explicit:  # the default metric set drops metrics that object to these inputs (as score does)
-        first_pairs = next(iter(paired.values()))[0][0]
-        kept = []
-        for metric in metrics:
-            reason = metric.skip_reason(predictions=first_pairs.predictions, references=first_pairs.references)
-            if reason is None:
-                kept.append(metric)
-            else:
-                unavailable[metric.name] = reason
-        metrics = kept
+                   cache_dir: Path | None, strict: bool = False, adjust: str = "holm",
+                   cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None) -> Leaderboard:
+    """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled by
+    :func:`rrg_eval.leaderboard.core.build_leaderboard` (the code that ``compare_runs`` also ends in).
+
+    A metric kept in the board ran on every system of every section; one that failed (or turned out not to
+    run) on any system is listed once under its label with the first system's message, as ``score`` lists it.
+    """
     from .core import Block, MetricStats, build_leaderboard
 
+    unavailable = dict(unavailable)
+    # the default metric set drops a metric that objects to any system's inputs (score's rule, every system)
+    metrics, skipped = skip_for_inputs(metrics, [p for pairs_list, _ in paired.values() for p in pairs_list],
+                                       explicit=explicit)
+    unavailable.update(skipped)
     names = [nm for nm, _ in named]
     errors: dict[str, str] = {}
+    warnings: list[str] = []
     blocks = []
     for section, (pairs_list, digest) in paired.items():
         prefix = f"{section}/" if section else ""
         where = f" ({section})" if section else ""
+        results: list[Result] = []
         for name, pairs in zip(names, pairs_list):
-            context.warnings.extend(f"{name}{where}: {w}" for w in empty_report_warnings(pairs))
+            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict)
+            warnings.extend(f"{name}{where}: {w}" for w in result.warnings)
+            results.append(result)
         block = Block(prefix=prefix, design=design_for(pairs_list[0].ids, cluster_values, cluster_field))
         for metric in metrics:
             label = f"{prefix}{metric.name}"
-            try:
-                run = _run_metric(metric, pairs_list, [f"{nm}{where}" for nm in names], context)
-            except RrgEvalError as exc:
-                errors[label] = str(exc)
+            failed = next((r for r in results if metric.name not in r.stats), None)
+            if failed is not None:
+                if metric.name in failed.errors:
+                    errors[label] = failed.errors[metric.name]
+                else:
+                    unavailable[label] = failed.unavailable.get(metric.name, "did not run")
                 continue
-            except Exception as exc:  # one failing metric must not lose the others
-                errors[label] = f"{type(exc).__name__}: {exc}"
-                continue
+            run_keys: list[str] = []
+            for r in results:
+                run_keys += [k for k, info in r.key_info.items() if info.metric == metric.name and k not in run_keys]
             info = {key: KeyInfo(metric=label, kind=metric.kind_of(key), higher_is_better=metric.higher_is_better(key))
-                    for key in run.keys}
-            block.metrics.append(MetricStats(label=label, aggregate=metric.aggregate, keys=run.keys, key_info=info,
-                                             stats=run.stats, scores=run.scores, signature=metric.signature(digest),
-                                             batch=metric.aggregate_resamples))
+                    for key in run_keys}
+            block.metrics.append(MetricStats(
+                label=label, aggregate=metric.aggregate, keys=run_keys, key_info=info,
+                stats=[r.stats[metric.name] for r in results],
+                scores=[{k: r.scores.get(k, math.nan) for k in run_keys} for r in results],
+                signature=metric.signature(digest), batch=metric.aggregate_resamples))
         blocks.append(block)
     sources = [str(src) if isinstance(src, (str, os.PathLike)) else f"system {nm!r}" for nm, src in named]
     return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
-                             seed=seed, alpha=alpha, adjust_method=adjust, sections=sections,
-                             warnings=list(context.warnings), unavailable=unavailable, errors=errors)
-
-
-def _run_metric(metric: Metric, pairs_list: list[Pairs], names: list[str], context: RunContext) -> _MetricRun:
-    """Statistics of every system with the same metric instance (references annotated once via its caches).
-
-    Warnings a metric records are prefixed with the system they came from.
-    """
-    stats = []
-    scores = []
-    for name, pairs in zip(names, pairs_list):
-        own = RunContext(cache_dir=context.cache_dir)
-        st = metric.compute_stats(predictions=list(pairs.predictions), references=list(pairs.references),
-                                  ids=list(pairs.ids), context=own)
-        context.warnings.extend(f"{name}: {w}" for w in own.warnings)
-        stats.append(st)
-        scores.append({k: float(v) for k, v in metric.aggregate(st).items()})
-    keys = list(scores[0])
-    for other in scores[1:]:
-        keys += [k for k in other if k not in keys]
-    return _MetricRun(metric=metric, keys=keys, stats=stats, scores=scores)
+                             seed=seed, alpha=alpha, adjust_method=adjust, sections=sections, warnings=warnings,
+                             unavailable=unavailable, errors=errors)

@@ -12,139 +12,31 @@ import io
 import math
 
 from ..errors import ConfigError
-from ..render import display_label, display_value, latex_escape
-from ..version import __version__
-from .leaderboard import Leaderboard, SystemScores
+from ..render import COMPARE_FORMATS, latex_escape, outcome_lines
+from .cells import (
+    MARK,
+    block_mean_rank,
+    cell_ci,
+    cell_value,
+    column_label,
+    fmt_value,
+    footer_lines,
+    has_rank_intervals,
+    rank_interval_text,
+    rank_text,
+    shared_columns,
+    signature_lines,
+    system_label,
+    test_sentence,
+)
+from .html import render_html_page
+from .leaderboard import Leaderboard
 
-FORMATS = ("table", "markdown", "latex", "csv", "json", "html")
-MARK = "*"
-
-
-def _fmt(value: float, lb: Leaderboard, key: str) -> str:
-    return display_value(value, lb.key_info[key])
-
-
-def column_label(lb: Leaderboard, key: str) -> str:
-    """A column header: the key without its section prefix, with "(%)" / "↓" as ``display_label`` adds."""
-    short = key.split("/", 1)[1] if lb.sections and "/" in key else key
-    return display_label(short, lb.key_info[key])
-
-
-def cell_value(lb: Leaderboard, entry: SystemScores, key: str) -> str:
-    """The value as tables show it, with the significance mark."""
-    text = _fmt(entry.scores.get(key, math.nan), lb, key)
-    return text + MARK if lb.significantly_better(entry.name, key) else text
-
-
-def cell_ci(lb: Leaderboard, entry: SystemScores, key: str) -> str:
-    """The 95% CI as tables show it: ``[low, high]``."""
-    lo, hi = entry.ci.get(key, (math.nan, math.nan))
-    return f"[{_fmt(lo, lb, key)}, {_fmt(hi, lb, key)}]"
-
-
-def system_label(lb: Leaderboard, entry: SystemScores) -> str:
-    return f"{entry.name} (baseline)" if entry.name == lb.baseline else entry.name
-
-
-def shared_columns(lb: Leaderboard) -> list[tuple[str, list[str | None]]]:
-    """Columns of a table with one block per section: ``[(label, [full key or None per block])]``."""
-    blocks = lb.section_keys()
-    columns: dict[str, list[str | None]] = {}
-    for b, (_, keys) in enumerate(blocks):
-        for key in keys:
-            columns.setdefault(column_label(lb, key), [None] * len(blocks))[b] = key
-    return list(columns.items())
-
-
-def block_mean_rank(entry: SystemScores, keys: list[str]) -> float:
-    """Mean rank over ``keys`` (a section's block); the overall mean rank when there are no sections."""
-    ranks = [entry.ranks[k] for k in keys if entry.ranks.get(k) is not None]
-    return sum(ranks) / len(ranks) if ranks else math.nan  # type: ignore[arg-type]
-
-
-def _rank_text(value: float) -> str:
-    return "n/a" if value != value else f"{value:.2f}"
-
-
-def test_sentence(lb: Leaderboard) -> str:
-    """The test and its settings, in words."""
-    t = lb.test
-    if t["name"] == "bootstrap":
-        how = f"paired bootstrap, {t['resamples']} resamples"
-    else:
-        how = f"approximate randomization, {t['trials']} trials"
-    return f"{how}, seed {t['seed']}"
-
-
-def footer_lines(lb: Leaderboard) -> list[str]:
-    """What every human table states under it: units, CI method, significance test, ranks, n."""
-    t = lb.test
-    lines = [
-        f"rrg-eval {__version__}: {len(lb.systems)} systems on {lb.n} reports; baseline: {lb.baseline}; "
-        "fractions shown x100 (%).",
-        f"[low, high]: 95% percentile bootstrap CI ({t['ci_resamples']} resamples, seed {t['seed']}).",
-        f"{MARK} significantly better than the baseline: two-sided {test_sentence(lb)}; "
-        + (f"{adjustment_words(t)} p < {t['alpha']:g}." if "adjust" in t else f"p < {t['alpha']:g}."),
-        "Ranks: 1 = best on a key (ties share the better rank); mean rank = mean over the keys"
-        + (" of the block." if lb.sections else "."),
-    ]
-    if t.get("cluster_field"):
-        lines.append(f"Resampling by cluster: {t['clusters']} clusters of field {t['cluster_field']}.")
-    if has_rank_intervals(lb):
-        lines.append("Rank intervals: 95% bootstrap interval of each rank, and how often the system ranks first.")
-    if lb.sections and len(lb.sections) > 1:
-        lines.append("Mean rank over all sections: "
-                     + ", ".join(f"{s.name} {_rank_text(s.mean_rank)}" for s in lb.systems) + ".")
-    return lines
-
-
-def adjustment_words(t: dict) -> str:  # type: ignore[type-arg]
-    """``Holm-adjusted (12 tests)`` etc.; the floor of the p-values when the design limits it."""
-    method = {"holm": "Holm-adjusted", "bh": "Benjamini-Hochberg-adjusted", "none": "unadjusted"}[t["adjust"]]
-    words = f"{method} ({t.get('tests', 0)} tests"
-    if t.get("exact"):
-        words += ", exact permutation"
-    if t.get("p_floor") is not None and t["p_floor"] == t["p_floor"]:
-        words += f"; no p-value below {t['p_floor']:.3g} with this design"
-    return words + ")"
-
-
-def has_rank_intervals(lb: Leaderboard) -> bool:
-    return any(entry.rank_ci for entry in lb.systems)
-
-
-def rank_interval_text(entry: SystemScores, key: str) -> str:
-    """``1 [1-2] 63%``: the rank, its 95% interval, and the share of resamples where the system is first."""
-    rank = entry.ranks.get(key)
-    lo, hi = (entry.rank_ci or {}).get(key, (math.nan, math.nan))
-    first = (entry.p_first or {}).get(key, math.nan)
-    if rank is None or lo != lo:
-        return "n/a"
-    return f"{rank} [{lo:.0f}-{hi:.0f}] {100 * first:.0f}%"
-
-
-def signature_lines(lb: Leaderboard) -> list[str]:
-    """Every metric's signature; prefixed by its section when sections are compared."""
-    if lb.sections:
-        return [f"{label.split('/', 1)[0]}: {sig}" for label, sig in lb.signatures.items()]
-    return list(lb.signatures.values())
+FORMATS = COMPARE_FORMATS
 
 
 def _extra_lines(lb: Leaderboard, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
-    lines: list[str] = []
-    if lb.signatures:
-        lines += ["", "signatures:"]
-        lines += [f"{bullet}{code(sig)}" for sig in signature_lines(lb)]
-    if lb.warnings:
-        lines += ["", "warnings:"]
-        lines += [f"{bullet}{w}" for w in lb.warnings]
-    if lb.unavailable:
-        lines += ["", "not run (unavailable):"]
-        lines += [f"{bullet}{m}: {why}" for m, why in lb.unavailable.items()]
-    if lb.errors:
-        lines += ["", "failed:"]
-        lines += [f"{bullet}{m}: {why}" for m, why in lb.errors.items()]
-    return lines
+    return outcome_lines(signature_lines(lb), lb.warnings, lb.unavailable, lb.errors, bullet=bullet, code=code)
 
 
 # -- terminal --------------------------------------------------------------------------------------------------
@@ -170,7 +62,7 @@ def render_table(lb: Leaderboard) -> str:
             table.add_row(f"[{section}]", *([""] * (len(columns) + 1)))
         for entry in lb.systems:
             cells = [f"{cell_value(lb, entry, k[b])}\n{cell_ci(lb, entry, k[b])}" if k[b] else "" for _, k in columns]
-            table.add_row(system_label(lb, entry), *cells, _rank_text(block_mean_rank(entry, block_keys)))
+            table.add_row(system_label(lb, entry), *cells, rank_text(block_mean_rank(entry, block_keys)))
         if b < len(blocks) - 1:
             table.add_section()
     out = io.StringIO()
@@ -201,7 +93,7 @@ def render_markdown(lb: Leaderboard) -> str:
             cells = [f"{cell_value(lb, entry, k)} [{cell_ci(lb, entry, k)[1:-1]}]" for k in keys]
             cells = [c.replace(MARK, "\\" + MARK) for c in cells]
             lines.append("| " + " | ".join([_md_escape(system_label(lb, entry)), *cells,
-                                            _rank_text(block_mean_rank(entry, keys))]) + " |")
+                                            rank_text(block_mean_rank(entry, keys))]) + " |")
         lines.append("")
     if has_rank_intervals(lb):
         for section, keys in lb.section_keys():
@@ -241,12 +133,12 @@ def render_latex(lb: Leaderboard) -> str:
                 if k is None:
                     cells.append("")
                     continue
-                value = _fmt(entry.scores.get(k, math.nan), lb, k)
+                value = fmt_value(entry.scores.get(k, math.nan), lb, k)
                 if lb.significantly_better(entry.name, k):
                     value += r"$^{*}$"
                 cells.append(value + r" {\scriptsize " + cell_ci(lb, entry, k) + "}")
             lines.append(" & ".join([latex_escape(system_label(lb, entry)), *cells,
-                                     _rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
+                                     rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [f"% {line}" for line in footer_lines(lb)]
     lines += [f"% {sig}" for sig in signature_lines(lb)]
@@ -291,8 +183,7 @@ def render_json(lb: Leaderboard) -> str:
 
 
 def render_html(lb: Leaderboard) -> str:
-    from .html import render_html_page
-
+    """A self-contained page (sortable tables, the plot when matplotlib is installed)."""
     return render_html_page(lb)
 
 

@@ -8,16 +8,16 @@ intervals and paired significance tests: resampling only re-runs ``aggregate`` o
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from .. import option_spec as cfg
+from ..inputs import count_empty_texts, references_digest
 from ..stats import Stats, take
 from ..version import __version__
 
@@ -47,14 +47,6 @@ class MetricScore:
     warnings: list[str]
 
 
-def references_digest(ids: Sequence[str], references: Sequence[str]) -> str:
-    """A short digest pinning the references (ids and texts) that a score was computed against."""
-    h = hashlib.sha256()
-    for rid, text in zip(ids, references):
-        h.update(rid.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
-    return h.hexdigest()[:12]
-
-
 class Metric(ABC):
     """Base class of every metric.
 
@@ -71,6 +63,7 @@ class Metric(ABC):
     lower_is_better: ClassVar[frozenset[str]] = frozenset()
     extra: ClassVar[str | None] = None
     signature_fixed: ClassVar[tuple[str, ...]] = ()
+    judge: ClassVar[bool] = False  # an LLM judge (implements JudgeMetric.plan_requests)
     named_only: ClassVar[bool] = False  # left out of the default set (e.g. judges that send text and cost money)
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
@@ -139,9 +132,17 @@ class Metric(ABC):
     def kind_of(cls, key: str) -> KeyKind:
         return cls.key_kinds.get(key, "fraction")
 
+    def signature_fields(self) -> list[str]:
+        """The fields between the name and the tail: the config's options, then ``signature_fixed``.
+
+        Metrics whose identity carries more than their options (a backend's own signature, a prompt hash)
+        override this hook, never :meth:`signature` itself.
+        """
+        return [*cfg.signature_parts(self.config), *self.signature_fixed]
+
     def signature(self, refs_digest: str | None = None) -> str:
-        """``name|option:value|...|refs:digest|v:version|backend:version``."""
-        parts = [self.name, *cfg.signature_parts(self.config), *self.signature_fixed]
+        """``name|fields...|refs:digest|v:version|backend:version``: the tail is written here only."""
+        parts = [self.name, *self.signature_fields()]
         if refs_digest:
             parts.append(f"refs:{refs_digest}")
         parts.append(f"v:{__version__}")
@@ -174,9 +175,28 @@ class Metric(ABC):
 
 def count_empty(predictions: Sequence[str], references: Sequence[str], metric: str, context: RunContext) -> None:
     """Warn about empty predictions and references: valid input, scored as the reference package does."""
-    empty_preds = sum(1 for t in predictions if not t.strip())
-    empty_refs = sum(1 for t in references if not t.strip())
+    empty_preds = len(count_empty_texts(predictions))
+    empty_refs = len(count_empty_texts(references))
     if empty_preds:
         context.warn(metric, f"{empty_preds} empty prediction(s), scored as the reference implementation does")
     if empty_refs:
         context.warn(metric, f"{empty_refs} empty reference(s), scored as the reference implementation does")
+
+
+@runtime_checkable
+class JudgeMetric(Protocol):
+    """A metric that sends report text to an LLM judge: it can say what it would send without sending it.
+
+    ``rrg-eval score --dry-run`` plans every selected metric that satisfies this protocol.
+    """
+
+    name: str
+
+    def plan_requests(self, *, predictions: Sequence[str], references: Sequence[str],
+                      cache_dir: str | Path | None = None) -> Any:
+        """What computing would send on these inputs, after the cache (a ``JudgePlan``); sends nothing."""
+
+
+def is_judge(metric: Metric | type[Metric]) -> bool:
+    """True for LLM-judge metrics: those that declare ``judge = True`` (and so implement :class:`JudgeMetric`)."""
+    return bool(getattr(metric, "judge", False))

@@ -46,7 +46,6 @@ from ..judge.privacy import DEFAULT_OPENAI_URL, classify_host, host_of, privacy_
 from ..judge.prompts import Prompt, load_prompt
 from ..option_spec import option
 from ..stats import Stats
-from ..version import __version__
 from .base import Metric, RunContext, count_empty
 
 PREFIX = "chexprompt"
@@ -189,6 +188,7 @@ class Chexprompt(Metric):
         return None
 
     named_only = True
+    judge = True  # JudgeMetric: plan_requests says what would be sent
 
     def skip_reason(self, *, predictions: Sequence[str], references: Sequence[str]) -> str | None:
         return ("an LLM judge sends report text to a chat server and may cost money; it runs only when named "
@@ -197,19 +197,14 @@ class Chexprompt(Metric):
     def backend_versions(self) -> dict[str, str]:
         return {}
 
-    def signature(self, refs_digest: str | None = None) -> str:
-        """``chexprompt|backend:..|model:..|prompt:..|prompt_hash:..|temp:..|...|refs:..|v:..``."""
+    def signature_fields(self) -> list[str]:
+        """``backend:..|model:..|prompt:..|temp:..|...|prompt_hash:..`` (the tail is the base class's)."""
         parts = [p for p in cfg.signature_parts(self.config) if not p.startswith("model:")]
         try:
             digest = self._prompt().digest
         except MetricUnavailable:
             digest = "unavailable"
-        out = [self.name, f"backend:{self.backend_kind}", f"model:{self.model_id or 'none'}", *parts,
-               f"prompt_hash:{digest}"]
-        if refs_digest:
-            out.append(f"refs:{refs_digest}")
-        out.append(f"v:{__version__}")
-        return "|".join(out)
+        return [f"backend:{self.backend_kind}", f"model:{self.model_id or 'none'}", *parts, f"prompt_hash:{digest}"]
 
     # -- planning ---------------------------------------------------------------------------------------
     def _questions(self, predictions: Sequence[str], references: Sequence[str], prompt: Prompt,

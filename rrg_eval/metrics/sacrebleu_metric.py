@@ -127,17 +127,10 @@ class SacreBleu(Metric):
         values = [scorer._compute_score_from_stats(row.tolist()).score / 100.0 for row in stats["counts"]]
         return {"sacrebleu": np.asarray(values, dtype=float)}
 
-    def signature(self, refs_digest: str | None = None) -> str:
-        """Ours, with sacrebleu's own signature fields (nrefs, case, eff, tok, smooth) embedded."""
+    def signature_fields(self) -> list[str]:
+        """sacrebleu's own signature fields (nrefs, case, eff, tok, smooth) after our normalisation."""
         own = self._scorer().get_signature().format()
         fields = [f for f in own.split("|") if not f.startswith("version:")]
         if not any(f.startswith("nrefs:") for f in fields):
             fields.insert(0, "nrefs:1")
-        parts = [self.name, f"norm:{self.config.normalize}", *fields]
-        if refs_digest:
-            parts.append(f"refs:{refs_digest}")
-        from ..version import __version__
-
-        parts.append(f"v:{__version__}")
-        parts.extend(f"{k}:{v}" for k, v in self.backend_versions().items())
-        return "|".join(parts)
+        return [f"norm:{self.config.normalize}", *fields]

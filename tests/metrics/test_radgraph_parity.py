@@ -1,7 +1,7 @@
 """Parity of ``radgraph`` with the official ``radgraph`` package (0.1.18) on synthetic archives.
 
 The official package runs in its own venv (``.venv-official-radgraph``, made by ``.ci/setup_official_radgraph.sh``:
-its vendored AllenNLP needs transformers < 5) through ``tests/official_radgraph_runner.py``, exchanging JSON.
+its vendored AllenNLP needs transformers < 5) through ``tests/support/official_radgraph_runner.py``, exchanging JSON.
 Both sides load the same synthetic archive (``rrg_eval.synthetic_weights.radgraph``; the official package finds it in a
 hub-cache folder, offline) and score the same 240 IU X-ray validation pairs (with empty reports, odd characters
 and reports longer than 512 word pieces among them); every key, every per-report value and every graph must
@@ -20,10 +20,10 @@ import pytest
 
 from rrg_eval.synthetic_weights import radgraph as synth
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_VENV = Path(os.environ.get("OFFICIAL_RADGRAPH_VENV", REPO / ".venv-official-radgraph"))
 OFFICIAL_PY = OFFICIAL_VENV / "bin" / "python"
-RUNNER = REPO / "tests" / "official_radgraph_runner.py"
+RUNNER = REPO / "tests" / "support" / "official_radgraph_runner.py"
 N_PAIRS = 240
 
 pytestmark = [

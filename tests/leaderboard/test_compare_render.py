@@ -1,4 +1,4 @@
-"""Exact output of the leaderboard renderers on a small fixed leaderboard (tests/compare_fixture.py).
+"""Exact output of the leaderboard renderers on a small fixed leaderboard (tests/support/compare_fixture.py).
 
 The expected texts (tests/data/compare/leaderboard.*, ``@VERSION@`` standing for the package version) were
 produced by these renderers and checked by eye: values x100 with two decimals for
@@ -10,15 +10,14 @@ lower-is-better key with an arrow.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from compare_fixture import fixed_leaderboard
 
+from rrg_eval.leaderboard.plot import plot_leaderboard
+from rrg_eval.leaderboard.render import render_leaderboard
 from rrg_eval.version import __version__
-
-sys.path.insert(0, str(Path(__file__).parent))
-from compare_fixture import fixed_leaderboard  # noqa: E402
 
 V = __version__
 
@@ -29,11 +28,11 @@ GOLDEN = Path(__file__).parent / "data" / "compare"
                                              ("latex", "leaderboard.tex"), ("csv", "leaderboard.csv")])
 def test_exact_output(fmt, golden):
     expected = (GOLDEN / golden).read_text(encoding="utf-8").replace("@VERSION@", V)
-    assert fixed_leaderboard().render(fmt) == expected
+    assert render_leaderboard(fixed_leaderboard(), fmt) == expected
 
 
 def test_json_is_the_documented_schema_at_full_precision():
-    data = json.loads(fixed_leaderboard().render("json"))
+    data = json.loads(render_leaderboard(fixed_leaderboard(), "json"))
     assert list(data) == ["baseline", "test", "signatures", "systems"]
     assert data["baseline"] == "base_line"
     assert data["test"]["name"] == "bootstrap" and data["test"]["seed"] == 12345
@@ -63,20 +62,20 @@ def test_html_page_is_self_contained_and_sortable():
 
 def test_html_embeds_the_plot_as_png():
     pytest.importorskip("matplotlib")
-    page = fixed_leaderboard().render("html")
+    page = render_leaderboard(fixed_leaderboard(), "html")
     assert '<img class="plot" alt="scores with 95% confidence intervals" src="data:image/png;base64,' in page
 
 
 def test_plot_png_and_svg():
     pytest.importorskip("matplotlib")
     board = fixed_leaderboard()
-    assert board.plot("png").startswith(b"\x89PNG\r\n\x1a\n")
-    svg = board.plot("svg")
-    assert b"<svg" in svg and svg == board.plot("svg")  # deterministic
+    assert plot_leaderboard(board, "png").startswith(b"\x89PNG\r\n\x1a\n")
+    svg = plot_leaderboard(board, "svg")
+    assert b"<svg" in svg and svg == plot_leaderboard(board, "svg")  # deterministic
 
 
 def test_unknown_format_is_a_config_error():
     from rrg_eval.errors import ConfigError
 
     with pytest.raises(ConfigError, match="valid formats"):
-        fixed_leaderboard().render("xml")
+        render_leaderboard(fixed_leaderboard(), "xml")

@@ -12,6 +12,7 @@ import pytest
 import rrg_eval
 from rrg_eval.cli import main
 from rrg_eval.errors import ConfigError, InputError
+from rrg_eval.leaderboard.render import render_leaderboard
 from rrg_eval.metrics.base import Metric
 
 REFS = {"r1": "no acute cardiopulmonary abnormality", "r2": "mild cardiomegaly without edema",
@@ -72,7 +73,7 @@ def test_sections_give_one_block_each(tmp_path):
     assert board.keys[0] == "findings/rouge1" and "impression/rougeL" in board.keys
     assert board.system("good").scores["impression/rouge1"] == 1.0
     assert set(board.signatures) == {"findings/rouge", "impression/rouge"}
-    table = board.render("table")
+    table = render_leaderboard(board, "table")
     assert "[findings]" in table and "[impression]" in table
     frame = board.to_pandas()
     assert len(frame) == 2 * len(board.keys)
@@ -183,8 +184,8 @@ def test_plugin_metric_lower_is_better_and_a_failing_metric(plugins, tmp_path, c
     good = board.system("good")
     assert good.scores["miss_rate"] < board.systems[0].scores["miss_rate"]
     assert good.ranks == {"word_f1": 1, "miss_rate": 1}
-    assert "miss_rate (%) ↓" in board.render("markdown")
-    assert "test_broken: RuntimeError: boom" in board.render("table")
+    assert "miss_rate (%) ↓" in render_leaderboard(board, "markdown")
+    assert "test_broken: RuntimeError: boom" in render_leaderboard(board, "table")
     refs = _write(tmp_path / "refs.jsonl", REFS)
     code = main(["compare", "--refs", str(refs), f"a={_write(tmp_path / 'a.jsonl', BAD)}",
                  f"b={_write(tmp_path / 'b.jsonl', GOOD)}", "--metrics", "test_word_f1,test_broken",

@@ -1,6 +1,6 @@
 """CheXprompt against a real HTTP server on 127.0.0.1, driven by the real ``openai`` client.
 
-The server (tests/judge_server.py) is scripted per candidate report: valid answers in both formats, answers
+The server (tests/support/judge_server.py) is scripted per candidate report: valid answers in both formats, answers
 with explanations, garbage, empty content, 429 with Retry-After, 500, a hang past the timeout, a dropped
 connection, and a fatal 401 after k requests (a crash mid-run).
 """

@@ -1,6 +1,6 @@
 """Runs the official ``radgraph`` package (0.1.18) on JSON input; executed in ``.venv-official-radgraph``.
 
-Usage: ``python tests/official_radgraph_runner.py IN.json OUT.json`` where IN.json holds ``hub_cache``,
+Usage: ``python tests/support/official_radgraph_runner.py IN.json OUT.json`` where IN.json holds ``hub_cache``,
 ``model_type``, ``hyps``, ``refs``. The official package finds the (synthetic) archive and encoder in the hub
 cache folder, offline. OUT.json gets the mean and per-report rewards, the annotations of the non-empty pairs,
 the seconds spent (model load, scoring) and the peak resident memory. Kept free of rrg_eval imports.

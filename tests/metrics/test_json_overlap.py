@@ -14,6 +14,7 @@ import pytest
 import rrg_eval
 from rrg_eval.metrics.json_overlap import SchemaError, clean_text, parse_structured, phrase_in
 from rrg_eval.metrics.registry import load_metric
+from rrg_eval.render import render_result
 
 
 def _finding(finding: str | None, existence: str, observation: str | None, term: str | None = None) -> dict:
@@ -165,7 +166,7 @@ def test_result_lists_invalid_ids_per_report() -> None:
     assert records[2]["id"] == "r3" and records[2]["json_invalid"] == 1.0
     assert "ids: r3" in result.warnings[0]
     assert result.key_info["json_invalid_rate"].higher_is_better is False
-    assert "json_invalid_rate (%) ↓" in result.table()
+    assert "json_invalid_rate (%) ↓" in render_result(result, "table")
 
 
 def test_default_set_skips_json_overlap_on_free_text_but_runs_it_on_json() -> None:

@@ -14,15 +14,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from compare_fixture import fixed_leaderboard
 
-sys.path.insert(0, str(Path(__file__).parent))
-from compare_fixture import fixed_leaderboard  # noqa: E402
+from rrg_eval.leaderboard.render import render_leaderboard
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium, "
@@ -67,7 +66,7 @@ def browser(tmp_path):
     profile = tmp_path / "profile"
     profile.mkdir()
     page_path = tmp_path / "leaderboard.html"
-    page_path.write_text(fixed_leaderboard().render("html"), encoding="utf-8")
+    page_path.write_text(render_leaderboard(fixed_leaderboard(), "html"), encoding="utf-8")
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
                "--hide-scrollbars", "--window-size=1200,900", f"--user-data-dir={profile}",

@@ -1,6 +1,6 @@
 """BERTScore: config, weights lookup, cache, bad input, and the matching arithmetic (fast; tiny synthetic model).
 
-Parity with the official bert-score package lives in tests/test_bertscore_parity.py (slow).
+Parity with the official bert-score package lives in tests/metrics/test_bertscore_parity.py (slow).
 """
 
 from __future__ import annotations

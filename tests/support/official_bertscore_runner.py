@@ -2,7 +2,7 @@
 
 Reads a JSON request on stdin: ``{"cands": [...], "refs": [...], "kwargs": {...}}``; writes to stdout
 ``{"P": [...], "R": [...], "F": [...], "seconds": s, "peak_rss_mb": m, "versions": {...}}``.
-Used by tests/test_bertscore_parity.py and benchmarks/bench_bertscore.py; never imported by rrg_eval.
+Used by tests/metrics/test_bertscore_parity.py and benchmarks/bench_bertscore.py; never imported by rrg_eval.
 """
 
 import json

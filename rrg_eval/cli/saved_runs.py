@@ -1,16 +1,12 @@
-"""Command-line pieces of issue 15: ``score --save-run``, ``compare --runs/--adjust/--cluster-field``, ``gate``.
-
-Self-contained functions that ``rrg_eval.cli`` wires in: each adds its flags to a parser or runs from parsed
-arguments. Only :func:`run_gate` prints (its table), as the CLI does.
-"""
+"""Saved-run flags shared by the commands: ``score --save-run/--with-text/--cluster-field`` and ``compare --runs
+/--adjust/--cluster-field``. Self-contained functions that :mod:`.score` and :mod:`.compare` call."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # -- score --save-run ------------------------------------------------------------------------------------------
 
@@ -37,7 +33,7 @@ def save_run_from_args(args: argparse.Namespace, result: Any) -> None:
     if not args.save_run:
         return
     if args.cluster_field:
-        from .clusters import read_cluster_values
+        from ..clusters import read_cluster_values
 
         values = read_cluster_values(args.references, args.cluster_field, id_field=args.id_field)
         missing = [i for i in result.ids if i not in values]
@@ -78,7 +74,7 @@ def named_paths(specs: list[str], what: str) -> dict[str, str]:
 
 def compare_from_runs(args: argparse.Namespace) -> Any:
     """The leaderboard of ``compare --runs``; texts-only flags are refused."""
-    from .leaderboard.from_runs import compare_runs
+    from ..leaderboard.from_runs import compare_runs
 
     if args.systems:
         raise ConfigError("give either prediction files or --runs, not both")
@@ -89,57 +85,3 @@ def compare_from_runs(args: argparse.Namespace) -> Any:
                         resamples=args.resamples, ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha,
                         adjust=args.adjust, cluster_field=args.cluster_field, references=args.refs,
                         id_field=args.id_field)
-
-
-# -- gate ------------------------------------------------------------------------------------------------------
-
-def add_gate_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gate", help="fail when a candidate run is significantly worse than a baseline run",
-                       description="Regression gate for CI: a one-sided paired test of the candidate against the "
-                                   "baseline on the selected keys, adjusted over the keys. Exit 0: no regression; "
-                                   "1: a table of what regressed; 2: unusable input. See docs/ci.md.")
-    p.add_argument("--baseline", required=True, metavar="BASE.run", help="saved run of the baseline")
-    p.add_argument("--candidate", required=True, metavar="CAND.run", help="saved run of the candidate")
-    p.add_argument("--metrics", help="comma-separated score keys or metric names (default: every key of both runs)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
-    p.add_argument("--max-drop", action="append", default=[], metavar="KEY=VALUE",
-                   help="tolerated drop of KEY in score units (fractions: 0.01 is one point); a significant drop "
-                        "up to VALUE passes (repeatable)")
-    p.add_argument("--test", default="bootstrap", choices=["bootstrap", "ar"], help="paired test (default: bootstrap)")
-    p.add_argument("--resamples", type=int, metavar="N", help="resamples or trials (default: 1000 / 10000)")
-    p.add_argument("--seed", type=int, default=12345, help="seed of the resampling (default: 12345)")
-    p.add_argument("--adjust", default="holm", choices=["holm", "bh", "none"],
-                   help="adjustment over the selected keys (default: holm)")
-    p.add_argument("--cluster-field", metavar="FIELD", help="resample whole clusters (saved in the runs, or read "
-                                                             "from --refs)")
-    p.add_argument("--refs", metavar="REFS", help="references file, for --cluster-field")
-    p.add_argument("--format", default="table", choices=["table", "json"], help="output format (default: table)")
-
-
-def parse_max_drop(specs: list[str]) -> dict[str, float]:
-    out = {}
-    for spec in specs:
-        key, sep, value = spec.partition("=")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
-            raise ConfigError(f"--max-drop {spec}: expected KEY=VALUE with a number, e.g. bleu4=0.01")
-    return out
-
-
-def run_gate(args: argparse.Namespace) -> int:
-    """Print the gate's table (or JSON) and return 0 (pass) or 1 (regression); errors exit 2 in ``main``."""
-    import json
-
-    from .regression_gate import gate
-
-    report = gate(candidate=args.candidate, baseline=args.baseline, metrics=args.metrics, alpha=args.alpha,
-                  max_drop=parse_max_drop(args.max_drop), test=args.test, resamples=args.resamples, seed=args.seed,
-                  adjust=args.adjust, cluster_field=args.cluster_field, references=args.refs)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    else:
-        sys.stdout.write(report.table())
-    return 0 if report.ok else 1

