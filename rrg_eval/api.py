@@ -79,7 +79,7 @@ def empty_report_warnings(pairs: Pairs) -> list[str]:
     return warnings
 
 
-def metric_options(metric: Metric) -> dict[str, Any]:
+def recorded_options(metric: Metric) -> dict[str, Any]:
     """The metric's options as a JSON-serialisable dict (what a saved run records)."""
     return metric_options_dict(metric.config)
 
@@ -128,7 +128,7 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
             result.errors[metric.name] = f"{type(exc).__name__}: {exc}"
             continue
         result.stats[metric.name] = stats
-        result.options[metric.name] = metric_options(metric)
+        result.options[metric.name] = recorded_options(metric)
         result.versions.update({f"{metric.name}:{k}": str(v) for k, v in metric.backend_versions().items()})
         result.signatures[metric.name] = metric.signature(digest)
         for key, value in scores.items():

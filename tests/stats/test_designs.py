@@ -152,7 +152,9 @@ def test_leaderboard_rank_intervals_show_ties(iu_pairs):
                              references=dict(zip(ids, refs)), metrics=["bleu"], resamples=50, use_cache=False)
     assert board.system("ref").rank_ci["bleu4"] == (1.0, 1.0) and board.system("ref").p_first["bleu4"] == 1.0
     assert board.system("a").rank_ci["bleu4"] == board.system("a2").rank_ci["bleu4"] == (2.0, 2.0)
-    markdown = board.render("markdown")
+    from rrg_eval.leaderboard.render import render_leaderboard
+
+    markdown = render_leaderboard(board, "markdown")
     assert "**Rank intervals**" in markdown and "| ref | 1 [1-1] 100% |" in markdown
-    html = board.render("html")
+    html = render_leaderboard(board, "html")
     assert "<h2>Rank intervals</h2>" in html and "1 [1-1] 100%" in html

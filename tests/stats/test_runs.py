@@ -187,6 +187,6 @@ def test_plot_has_a_rank_panel(saved, monkeypatch):
     original = plot._draw_ranks
     monkeypatch.setattr(plot, "_draw_ranks", lambda ax, lb, keys, *rest: (drawn.append(keys),
                                                                            original(ax, lb, keys, *rest)))
-    svg = board.plot("svg")
+    svg = plot.plot_leaderboard(board, "svg")
     assert b"<svg" in svg and drawn == [board.keys]
     assert board.systems[1].rank_ci and "rank_intervals" in board.systems[1].to_dict()
