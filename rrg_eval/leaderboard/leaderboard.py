@@ -347,7 +347,7 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
             else:
                 unavailable[metric.name] = reason
         metrics = kept
-    from .core import Block, MetricStats, build_leaderboard
+    from .core import Block, MetricStats
 
     names = [nm for nm, _ in named]
     errors: dict[str, str] = {}
@@ -378,6 +378,17 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
     return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
                              seed=seed, alpha=alpha, adjust_method=adjust, sections=sections,
                              warnings=list(context.warnings), unavailable=unavailable, errors=errors)
+
+
+def build_leaderboard(names: list[str], sources: list[str], blocks: list[Any], *, test: str, resamples: int,
+                      ci_resamples: int, seed: int, alpha: float, **rest: Any) -> Leaderboard:
+    """The leaderboard of already-computed statistics (``blocks`` of :mod:`.core`), for texts and saved runs."""
+    from .core import board_fields
+
+    entries, board = board_fields(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
+                                  seed=seed, settings=_test_settings(test, resamples, ci_resamples, seed, alpha),
+                                  rank_fn=_ranks, **rest)
+    return Leaderboard(systems=[SystemScores(**entry) for entry in entries], **board)
 
 
 def _run_metric(metric: Metric, pairs_list: list[Pairs], names: list[str], context: RunContext) -> _MetricRun:
