@@ -94,7 +94,7 @@ class Result:
         The run holds ids, every metric's per-report statistics, signatures, options and versions; report texts
         only with ``with_text=True``.
         """
-        from .runs import save_run
+        from .run_format import save_run
 
         save_run(self, path, with_text=with_text)
 

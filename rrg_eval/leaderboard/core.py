@@ -22,7 +22,6 @@ from ..multitest import METHOD_NAMES, adjust
 from ..ranking import rank_intervals
 from ..result import KeyInfo
 from ..stats import Stats
-from .leaderboard import Leaderboard, SystemScores, _ranks, _test_settings
 
 
 @dataclass
@@ -56,11 +55,16 @@ def test_signature(test: str, resamples: int, ci_resamples: int, seed: int, desi
     return sig
 
 
-def build_leaderboard(names: list[str], sources: list[str], blocks: list[Block], *, test: str, resamples: int,
-                      ci_resamples: int, seed: int, alpha: float, adjust_method: str,
-                      sections: list[str] | None, warnings: list[str], unavailable: dict[str, str],
-                      errors: dict[str, str]) -> Leaderboard:
-    """Resample every metric of every block with shared indices; see the module docstring."""
+def board_fields(names: list[str], sources: list[str], blocks: list[Block], *, test: str, resamples: int,
+                 ci_resamples: int, seed: int, adjust_method: str, sections: list[str] | None, warnings: list[str],
+                 unavailable: dict[str, str], errors: dict[str, str], settings: dict[str, Any],
+                 rank_fn: Callable[[list[float], bool], list[int | None]],
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Resample every metric of every block with shared indices; see the module docstring.
+
+    Returns the keyword arguments of every ``SystemScores`` and of the ``Leaderboard`` (assembled by
+    :func:`rrg_eval.leaderboard.leaderboard.build_leaderboard`, so that this module imports no data class).
+    """
     k = len(names)
     keys: list[str] = []
     key_info: dict[str, KeyInfo] = {}
@@ -127,7 +131,7 @@ def build_leaderboard(names: list[str], sources: list[str], blocks: list[Block],
     adjusted = _adjust_all(p_values, keys, adjust_method)
     rank_table: list[dict[str, int | None]] = [{} for _ in names]
     for key in keys:
-        for i, r in enumerate(_ranks([scores[i][key] for i in range(k)], key_info[key].higher_is_better)):
+        for i, r in enumerate(rank_fn([scores[i][key] for i in range(k)], key_info[key].higher_is_better)):
             rank_table[i][key] = r
     entries = []
     for i, (name, source) in enumerate(zip(names, sources)):
@@ -135,12 +139,12 @@ def build_leaderboard(names: list[str], sources: list[str], blocks: list[Block],
         effects = None
         if i:
             effects = {key: {"difference": scores[i][key] - scores[0][key], "ci": delta_cis[i][key]} for key in keys}
-        entries.append(SystemScores(
+        entries.append(dict(
             name=name, source=source, scores=scores[i], ci=cis[i], ranks=rank_table[i],
             mean_rank=float(np.mean(given)) if given else math.nan,
             p_values=p_values[i] if i else None, delta_ci=delta_cis[i] if i else None,
             p_adjusted=adjusted[i] if i else None, effects=effects, rank_ci=rank_ci[i], p_first=p_first[i]))
-    settings = _test_settings(test, resamples, ci_resamples, seed, alpha)
+    settings = dict(settings)
     settings.update(adjust=adjust_method, adjust_description=METHOD_NAMES[adjust_method],
                     tests=sum(1 for p in adjusted for v in p.values() if v == v), p_floor=floor, **design_info)
     if test == "ar":
@@ -149,9 +153,8 @@ def build_leaderboard(names: list[str], sources: list[str], blocks: list[Block],
             settings["p_value"] = ("exact permutation test over all 2^units swap patterns: p = share of patterns "
                                    "with |difference| >= the observed one (ties count, relative tolerance "
                                    f"{designs.EXACT_TOLERANCE:g}); identical per-report statistics give p = 1")
-    return Leaderboard(baseline=names[0], systems=entries, keys=keys, key_info=key_info, test=settings,
-                       signatures=signatures, n=n_total, sections=sections, warnings=warnings,
-                       unavailable=unavailable, errors=errors)
+    return entries, dict(baseline=names[0], keys=keys, key_info=key_info, test=settings, signatures=signatures,
+                         n=n_total, sections=sections, warnings=warnings, unavailable=unavailable, errors=errors)
 
 
 def _adjust_all(p_values: list[dict[str, float]], keys: list[str], method: str) -> list[dict[str, float]]:

@@ -20,8 +20,16 @@ from ..multitest import check_method
 from ..result import Result
 from ..runs import as_run
 from ..version import __version__
-from .core import Block, MetricStats, build_leaderboard
-from .leaderboard import DEFAULT_ALPHA, DEFAULT_CI_RESAMPLES, DEFAULT_RESAMPLES, DEFAULT_SEED, TESTS, Leaderboard
+from .core import Block, MetricStats
+from .leaderboard import (
+    DEFAULT_ALPHA,
+    DEFAULT_CI_RESAMPLES,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    TESTS,
+    Leaderboard,
+    build_leaderboard,
+)
 
 
 def named_runs(runs: Mapping[str, Any] | Sequence[Any]) -> list[tuple[str, str, Result]]:

@@ -314,12 +314,12 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                    cache_dir: Path | None, strict: bool = False, adjust: str = "holm",
                    cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None) -> Leaderboard:
     """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled by
-    :func:`rrg_eval.leaderboard.core.build_leaderboard` (the code that ``compare_runs`` also ends in).
+    :func:`build_leaderboard` (the code that ``compare_runs`` also ends in).
 
     A metric kept in the board ran on every system of every section; one that failed (or turned out not to
     run) on any system is listed once under its label with the first system's message, as ``score`` lists it.
     """
-    from .core import Block, MetricStats, build_leaderboard
+    from .core import Block, MetricStats
 
     unavailable = dict(unavailable)
     # the default metric set drops a metric that objects to any system's inputs (score's rule, every system)
@@ -363,3 +363,14 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
     return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
                              seed=seed, alpha=alpha, adjust_method=adjust, sections=sections, warnings=warnings,
                              unavailable=unavailable, errors=errors)
+
+
+def build_leaderboard(names: list[str], sources: list[str], blocks: list[Any], *, test: str, resamples: int,
+                      ci_resamples: int, seed: int, alpha: float, **rest: Any) -> Leaderboard:
+    """The leaderboard of already-computed statistics (``blocks`` of :mod:`.core`), for texts and saved runs."""
+    from .core import board_fields
+
+    entries, board = board_fields(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
+                                  seed=seed, settings=_test_settings(test, resamples, ci_resamples, seed, alpha),
+                                  rank_fn=_ranks, **rest)
+    return Leaderboard(systems=[SystemScores(**entry) for entry in entries], **board)
