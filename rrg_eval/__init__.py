@@ -15,21 +15,30 @@ if TYPE_CHECKING:
     from .api import score
     from .errors import ConfigError, InputError, MetricError, MetricUnavailable, RrgEvalError
     from .leaderboard import Leaderboard, compare
+    from .leaderboard.from_runs import compare_runs
     from .leaderboard.plot import plot_leaderboard
     from .leaderboard.render import render_leaderboard
     from .metrics.base import Metric
     from .metrics.registry import load_metric, register
+    from .regression_gate import GateReport, assert_no_regression, gate
     from .render import render_result
     from .result import Result
+    from .runs import load_run
 
-__all__ = ["ConfigError", "InputError", "Leaderboard", "Metric", "MetricError", "MetricUnavailable", "Result",
-           "RrgEvalError", "__version__", "compare", "list_metrics", "load_metric", "plot_leaderboard", "register",
-           "render_leaderboard", "render_result", "score"]
+__all__ = ["ConfigError", "GateReport", "InputError", "Leaderboard", "Metric", "MetricError", "MetricUnavailable",
+           "Result", "RrgEvalError", "__version__", "assert_no_regression", "compare", "compare_runs", "gate",
+           "list_metrics", "load_metric", "load_run", "plot_leaderboard", "register", "render_leaderboard",
+           "render_result", "score"]
 
 _LAZY = {
     "score": ("api", "score"),
     "compare": ("leaderboard.leaderboard", "compare"),
     "Leaderboard": ("leaderboard.leaderboard", "Leaderboard"),
+    "compare_runs": ("leaderboard.from_runs", "compare_runs"),
+    "load_run": ("runs", "load_run"),
+    "gate": ("regression_gate", "gate"),
+    "GateReport": ("regression_gate", "GateReport"),
+    "assert_no_regression": ("regression_gate", "assert_no_regression"),
     "load_metric": ("metrics.registry", "load_metric"),
     "register": ("metrics.registry", "register"),
     "Metric": ("metrics.base", "Metric"),

@@ -13,6 +13,7 @@ from .errors import ConfigError, MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, empty_report_warnings, pair, references_digest
 from .metrics.base import Metric, RunContext, is_judge
 from .metrics.registry import metric_class
+from .option_spec import to_dict as metric_options_dict
 from .result import KeyInfo, Result
 
 
@@ -108,6 +109,11 @@ def skip_for_inputs(metrics: list[Metric], pairs_list: Sequence[Pairs], *, expli
     return kept, skipped
 
 
+def recorded_options(metric: Metric) -> dict[str, Any]:
+    """The metric's options as a JSON-serialisable dict (what a saved run records)."""
+    return metric_options_dict(metric.config)
+
+
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
                 unavailable: Mapping[str, str] | None = None, explicit: bool = True,
                 strict: bool = False) -> Result:
@@ -124,7 +130,8 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
     context.warnings.extend(empty_report_warnings(pairs))
     digest = references_digest(pairs.ids, pairs.references)
     result = Result(n=len(pairs), ids=list(pairs.ids), scores={}, signatures={}, key_info={},
-                    unavailable=unavailable)
+                    unavailable=unavailable, references_digest=digest,
+                    texts={"predictions": list(pairs.predictions), "references": list(pairs.references)})
     for metric in metrics:
         try:
             stats = metric.compute_stats(predictions=list(pairs.predictions), references=list(pairs.references),
@@ -144,6 +151,8 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
             result.errors[metric.name] = f"{type(exc).__name__}: {exc}"
             continue
         result.stats[metric.name] = stats
+        result.options[metric.name] = recorded_options(metric)
+        result.versions.update({f"{metric.name}:{k}": str(v) for k, v in metric.backend_versions().items()})
         result.signatures[metric.name] = metric.signature(digest)
         for key, value in scores.items():
             result.scores[key] = float(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,11 @@ class Result:
     stats: dict[str, Stats] = field(default_factory=dict, repr=False)
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     ci_settings: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    references_digest: str | None = None
+    clusters: dict[str, Any] | None = field(default=None, repr=False)
+    texts: dict[str, list[str]] | None = field(default=None, repr=False)
+    versions: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def per_report(self) -> pd.DataFrame:
@@ -81,6 +87,16 @@ class Result:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def save(self, path: str | os.PathLike, *, with_text: bool = False) -> None:
+        """Write this result as a saved run (``rrg_eval.load_run`` reads it back; format in docs/runs.md).
+
+        The run holds ids, every metric's per-report statistics, signatures, options and versions; report texts
+        only with ``with_text=True``.
+        """
+        from .run_format import save_run
+
+        save_run(self, path, with_text=with_text)
 
     def raise_for_errors(self) -> None:
         """Raise MetricError if any metric failed (for CI scripts)."""

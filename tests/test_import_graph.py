@@ -17,6 +17,8 @@ CLI_MAY_IMPORT = {
     "rrg_eval.errors", "rrg_eval.version", "rrg_eval.result",
     "rrg_eval.render", "rrg_eval.leaderboard.render", "rrg_eval.leaderboard.plot", "rrg_eval.judge.dryrun",
     "rrg_eval.atomic", "rrg_eval.leaderboard.files", "rrg_eval.outputs", "rrg_eval.suites",
+    # issue 15: the API of saved runs, the regression gate and the clusters of the references
+    "rrg_eval.leaderboard.from_runs", "rrg_eval.regression_gate", "rrg_eval.clusters",
 }
 
 

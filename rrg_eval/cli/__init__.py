@@ -1,6 +1,6 @@
 """The ``rrg-eval`` command line: parse the arguments, call the API, print. The only package that prints.
 
-One module per command group (:mod:`.score`, :mod:`.compare`, :mod:`.models`, :mod:`.baseline`,
+One module per command group (:mod:`.score`, :mod:`.compare`, :mod:`.gate`, :mod:`.models`, :mod:`.baseline`,
 :mod:`.metrics`) over one definition of the metric options (:mod:`.options`), so ``score`` and ``compare``
 accept the same flags. Exit codes: 0 ok, 2 bad input or usage, 1 a metric failed (the other metrics' numbers
 are still printed and written).
@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 from ..errors import RrgEvalError
 from ..version import __version__
-from . import baseline, compare, metrics, models, score
+from . import baseline, compare, gate, metrics, models, score
 
-COMMANDS = {"score": score, "metrics": metrics, "compare": compare, "models": models, "baseline": baseline}
+COMMANDS = {"score": score, "metrics": metrics, "compare": compare, "models": models, "baseline": baseline,
+            "gate": gate}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..render import COMPARE_FORMATS
 from .options import add_metric_options, api_options, dry_run_note
+from .saved_runs import add_compare_arguments, compare_from_runs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,9 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Compare systems on the same references: every metric with a 95% bootstrap "
                                    "CI, a paired test of each system against the first (the baseline), ranks "
                                    "and a mean rank. See docs/compare.md.")
-    p.add_argument("systems", nargs="+", metavar="SYSTEM",
+    p.add_argument("systems", nargs="*", metavar="SYSTEM",
                    help="predictions files (name from the file stem) or NAME=PATH; the first is the baseline")
-    p.add_argument("--refs", required=True, metavar="REFS", help="references file")
+    p.add_argument("--refs", metavar="REFS", help="references file (required unless --runs)")
     p.add_argument("--test", default="bootstrap", choices=["bootstrap", "ar"],
                    help="paired test: bootstrap (paired bootstrap) or ar (approximate randomization)")
     p.add_argument("--resamples", type=int, metavar="N",
@@ -34,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sections", metavar="FIELD,FIELD",
                    help="compare these text fields as separate blocks, e.g. findings,impression")
     add_metric_options(p)
+    add_compare_arguments(p)
 
 
 def _systems(specs: list[str]) -> dict[str, str]:
@@ -59,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
     from ..leaderboard.plot import PLOT_FORMATS, plot_leaderboard
     from ..leaderboard.render import render_leaderboard
 
+    if not args.runs and (not args.refs or not args.systems):
+        raise ConfigError("compare needs --refs REFS and prediction files, or --runs RUN RUN ...")
     systems = _systems(args.systems)
     options = api_options(args)
-    if args.dry_run:  # every system's requests, as score --dry-run shows one system's
+    if args.dry_run and not args.runs:  # every system's requests, as score --dry-run shows one system's
         planned = False
         for name, path in systems.items():
             for plan in plan_judges(predictions=path, references=args.refs, **options):
@@ -76,9 +80,12 @@ def run(args: argparse.Namespace) -> int:
         if plot_fmt not in PLOT_FORMATS:
             raise ConfigError(f"--plot {args.plot}: the file must end in .png or .svg")
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
-    board = compare_api(systems=systems, references=args.refs, test=args.test, resamples=args.resamples,
-                        ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha, sections=sections,
-                        strict=args.strict, **options)
+    if args.runs:
+        board = compare_from_runs(args)
+    else:
+        board = compare_api(systems=systems, references=args.refs, test=args.test, resamples=args.resamples,
+                            ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha, sections=sections,
+                            strict=args.strict, adjust=args.adjust, cluster_field=args.cluster_field, **options)
     text = render_leaderboard(board, args.format)
     if args.plot:
         write_bytes_atomic(args.plot, plot_leaderboard(board, plot_fmt))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..render import FORMATS
 from .options import add_metric_options, api_options, dry_run_note
+from .saved_runs import add_save_run_arguments, check_save_run_args, save_run_from_args
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="bootstrap resamples of --ci (default: 1000)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the --ci resampling (default: 12345)")
     add_metric_options(p)
+    add_save_run_arguments(p)
 
 
 def _write_per_report(path: str, result: Result) -> None:
@@ -45,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ..judge.dryrun import render_plan
     from ..render import render_result
 
+    check_save_run_args(args)
     options = api_options(args)
     if args.dry_run:
         plans = plan_judges(predictions=args.predictions, references=args.references, **options)
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.out, result.to_json() + "\n")
     if args.per_report:
         _write_per_report(args.per_report, result)
+    save_run_from_args(args, result)
     sys.stdout.write(render_result(result, args.format))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)

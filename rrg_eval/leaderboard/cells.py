@@ -78,14 +78,43 @@ def footer_lines(lb: Leaderboard) -> list[str]:
         "fractions shown x100 (%).",
         f"[low, high]: 95% percentile bootstrap CI ({t['ci_resamples']} resamples, seed {t['seed']}).",
         f"{MARK} significantly better than the baseline: two-sided {test_sentence(lb)}; "
-        f"p < {t['alpha']:g}.",
+        + (f"{adjustment_words(t)} p < {t['alpha']:g}." if "adjust" in t else f"p < {t['alpha']:g}."),
         "Ranks: 1 = best on a key (ties share the better rank); mean rank = mean over the keys"
         + (" of the block." if lb.sections else "."),
     ]
+    if t.get("cluster_field"):
+        lines.append(f"Resampling by cluster: {t['clusters']} clusters of field {t['cluster_field']}.")
+    if has_rank_intervals(lb):
+        lines.append("Rank intervals: 95% bootstrap interval of each rank, and how often the system ranks first.")
     if lb.sections and len(lb.sections) > 1:
         lines.append("Mean rank over all sections: "
                      + ", ".join(f"{s.name} {rank_text(s.mean_rank)}" for s in lb.systems) + ".")
     return lines
+
+
+def adjustment_words(t: dict) -> str:  # type: ignore[type-arg]
+    """``Holm-adjusted (12 tests; ...)``: the adjustment, the number of tests and the design's p-value floor."""
+    method = {"holm": "Holm-adjusted", "bh": "Benjamini-Hochberg-adjusted", "none": "unadjusted"}[t["adjust"]]
+    words = f"{method} ({t.get('tests', 0)} tests"
+    if t.get("exact"):
+        words += ", exact permutation"
+    if t.get("p_floor") is not None and t["p_floor"] == t["p_floor"]:
+        words += f"; no p-value below {t['p_floor']:.3g} with this design"
+    return words + ")"
+
+
+def has_rank_intervals(lb: Leaderboard) -> bool:
+    return any(entry.rank_ci for entry in lb.systems)
+
+
+def rank_interval_text(entry: SystemScores, key: str) -> str:
+    """``1 [1-2] 63%``: the rank, its 95% interval, and the share of resamples where the system is first."""
+    rank = entry.ranks.get(key)
+    lo, hi = (entry.rank_ci or {}).get(key, (math.nan, math.nan))
+    first = (entry.p_first or {}).get(key, math.nan)
+    if rank is None or lo != lo:
+        return "n/a"
+    return f"{rank} [{lo:.0f}-{hi:.0f}] {100 * first:.0f}%"
 
 
 def signature_lines(lb: Leaderboard) -> list[str]:

@@ -11,7 +11,17 @@ import html
 import math
 
 from ..version import __version__
-from .cells import block_mean_rank, cell_ci, cell_value, column_label, footer_lines, signature_lines, system_label
+from .cells import (
+    block_mean_rank,
+    cell_ci,
+    cell_value,
+    column_label,
+    footer_lines,
+    has_rank_intervals,
+    rank_interval_text,
+    signature_lines,
+    system_label,
+)
 from .leaderboard import Leaderboard
 from .plot import plot_leaderboard
 
@@ -86,6 +96,8 @@ def _table(lb: Leaderboard, keys: list[str], section: str | None) -> list[str]:
             sig = lb.significantly_better(entry.name, key)
             p = (entry.p_values or {}).get(key)
             title = f"p = {p:.4g}" if p is not None and p == p else "baseline"
+            if entry.p_adjusted is not None and key in entry.p_adjusted:
+                title += f", adjusted {entry.p_adjusted[key]:.4g}"
             cells.append(f'<td{" class=sig" if sig else ""} data-value="{_num(entry.scores.get(key))}" '
                          f'title="{title}"><span class="v">{e(cell_value(lb, entry, key))}</span>'
                          f'<span class="ci">{e(cell_ci(lb, entry, key))}</span></td>')
@@ -94,6 +106,26 @@ def _table(lb: Leaderboard, keys: list[str], section: str | None) -> list[str]:
         rows.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     return [caption, '<table class="lb">', "<thead><tr>" + "".join(head) + "</tr></thead>", "<tbody>",
             *rows, "</tbody>", "</table>"]
+
+
+def _rank_tables(lb: Leaderboard) -> list[str]:
+    """Rank [95% interval] and the share of resamples ranked first, per key (sortable like the scores)."""
+    e = html.escape
+    parts = ["<h2>Rank intervals</h2>",
+             '<p class="meta">rank [95% bootstrap interval] and the share of resamples where the system ranks '
+             "first; overlapping intervals are ties the point ranks hide.</p>"]
+    for section, keys in lb.section_keys():
+        head = ['<th data-type="text">system</th>'] + [
+            f'<th data-type="number" data-better="lower" title="{e(k)}">{e(column_label(lb, k))}</th>' for k in keys]
+        rows = []
+        for entry in lb.systems:
+            cells = [f'<td data-value="{e(entry.name)}">{e(system_label(lb, entry))}</td>']
+            cells += [f'<td data-value="{_num(entry.ranks.get(k))}">{e(rank_interval_text(entry, k))}</td>'
+                      for k in keys]
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        parts += [f"<h2>{e(section)}</h2>" if section is not None else "", '<table class="lb ranks">',
+                  "<thead><tr>" + "".join(head) + "</tr></thead>", "<tbody>", *rows, "</tbody>", "</table>"]
+    return parts
 
 
 def render_html_page(lb: Leaderboard, *, plot_png: bytes | None = None, include_plot: bool = True) -> str:
@@ -113,6 +145,8 @@ def render_html_page(lb: Leaderboard, *, plot_png: bytes | None = None, include_
              "Click a column header to sort.</p>"]
     for section, keys in lb.section_keys():
         parts += _table(lb, keys, section)
+    if has_rank_intervals(lb):
+        parts += _rank_tables(lb)
     parts.append('<ul class="notes">')
     parts += [f"<li>{e(line)}</li>" for line in footer_lines(lb)]
     parts.append("</ul>")

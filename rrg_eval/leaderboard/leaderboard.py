@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import option_sources as opts
-from .. import resampling as rs
 from ..api import build_metrics, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
+from ..clusters import design_for, read_cluster_values
 from ..errors import ConfigError, InputError
 from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports, references_digest
 from ..metrics.base import Metric
+from ..multitest import check_method
 from ..result import KeyInfo, Result
 
 if TYPE_CHECKING:
@@ -44,7 +43,9 @@ class SystemScores:
 
     Keys are score keys (``bleu4``), prefixed by the section (``findings/bleu4``) when sections are compared.
     ``p_values`` and ``delta_ci`` (95% CI of system minus baseline on the shared resamples) are None for the
-    baseline.
+    baseline. Leaderboards computed by :func:`compare` also carry ``p_adjusted`` (adjusted across every
+    (system, key) test), ``effects`` (``{key: {"difference", "ci"}}``, system minus baseline), ``rank_ci`` (the
+    95% bootstrap interval of the rank) and ``p_first`` (share of resamples where the system ranks first).
     """
 
     name: str
@@ -55,6 +56,10 @@ class SystemScores:
     mean_rank: float
     p_values: dict[str, float] | None = None
     delta_ci: dict[str, tuple[float, float]] | None = None
+    p_adjusted: dict[str, float] | None = None
+    effects: dict[str, dict[str, Any]] | None = None
+    rank_ci: dict[str, tuple[float, float]] | None = None
+    p_first: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "scores": dict(self.scores),
@@ -63,6 +68,13 @@ class SystemScores:
             out["p_values"] = dict(self.p_values)
         out["ranks"] = dict(self.ranks)
         out["mean_rank"] = self.mean_rank
+        if self.p_adjusted is not None:
+            out["p_adjusted"] = dict(self.p_adjusted)
+        if self.effects is not None:
+            out["effects"] = {k: {"difference": v["difference"], "ci": list(v["ci"])} for k, v in self.effects.items()}
+        if self.rank_ci is not None:
+            out["rank_intervals"] = {k: {"ci": list(v), "p_first": (self.p_first or {}).get(k)}
+                                     for k, v in self.rank_ci.items()}
         return out
 
 
@@ -92,12 +104,19 @@ class Leaderboard:
                 return entry
         raise KeyError(name)
 
+    def p_value(self, name: str, key: str) -> float:
+        """The p-value the marks use: the adjusted one when the leaderboard has them, else the raw one."""
+        entry = self.system(name)
+        chosen = entry.p_adjusted if entry.p_adjusted is not None else entry.p_values
+        return float((chosen or {}).get(key, float("nan")))
+
     def significantly_better(self, name: str, key: str) -> bool:
-        """True when ``name`` differs from the baseline on ``key`` with p < alpha, in the better direction."""
+        """True when ``name`` differs from the baseline on ``key`` with (adjusted) p < alpha, in the better
+        direction."""
         entry = self.system(name)
         if entry.p_values is None:
             return False
-        p = entry.p_values.get(key, float("nan"))
+        p = self.p_value(name, key)
         if not p < self.alpha:
             return False
         base = self.systems[0].scores[key]
@@ -128,10 +147,13 @@ class Leaderboard:
             for key in self.keys:
                 lo, hi = entry.ci.get(key, (math.nan, math.nan))
                 dlo, dhi = (entry.delta_ci or {}).get(key, (math.nan, math.nan))
+                rlo, rhi = (entry.rank_ci or {}).get(key, (math.nan, math.nan))
                 records.append({
                     "system": entry.name, "key": key, "metric": self.key_info[key].metric,
                     "value": entry.scores.get(key, math.nan), "ci_low": lo, "ci_high": hi,
                     "p_value": (entry.p_values or {}).get(key, math.nan),
+                    "p_adjusted": (entry.p_adjusted or {}).get(key, math.nan),
+                    "rank_ci_low": rlo, "rank_ci_high": rhi, "p_first": (entry.p_first or {}).get(key, math.nan),
                     "delta_ci_low": dlo, "delta_ci_high": dhi,
                     "significantly_better": self.significantly_better(entry.name, key),
                     "rank": entry.ranks.get(key), "mean_rank": entry.mean_rank})
@@ -230,6 +252,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             sections: Sequence[str] | None = None, strict: bool = False,
             cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
             text_field: str = "report", config_file: str | os.PathLike | None = None,
+            adjust: str = "holm", cluster_field: str | None = None, clusters: Mapping[str, Any] | None = None,
             **config: Any) -> Leaderboard:
     """Compare systems on the same references; the first system is the baseline.
 
@@ -239,6 +262,10 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     ``ci_resamples``: bootstrap resamples for the 95% CIs (default: ``resamples`` for the bootstrap test, 1,000
     for AR). ``sections``: text fields compared as separate blocks (``["findings", "impression"]``), replacing
     ``text_field``. ``config``: per-metric option dicts and global options, as in :func:`rrg_eval.score`.
+    ``adjust``: multiple-comparison adjustment of the p-values across every (system, key) test (``holm``,
+    ``bh`` or ``none``); the marks use the adjusted p-values. ``cluster_field``: resample whole clusters (e.g.
+    ``patient_id``) read from that field of the references (or given as ``clusters={id: cluster}``). With
+    ``test="ar"`` and ``2**units <= resamples`` the permutation test is exact (every swap pattern once).
     """
     if test not in TESTS:
         raise ConfigError(f"unknown test {test!r}; valid tests: {', '.join(TESTS)}")
@@ -251,8 +278,15 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
         raise ConfigError(f"ci_resamples must be at least 1, got {ci_resamples}")
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
+    check_method(adjust)
     seed = int(seed)
     named = _named_systems(systems)
+    cluster_values = None
+    if clusters is not None:
+        cluster_values = {str(k): str(v) for k, v in clusters.items()}
+        cluster_field = cluster_field or "cluster"
+    elif cluster_field:
+        cluster_values = read_cluster_values(references, cluster_field, id_field=id_field)
     section_list: list[str | None] = list(sections) if sections else [None]
     if sections and len(set(section_list)) != len(section_list):
         raise ConfigError(f"sections repeat: {', '.join(map(str, section_list))}")
@@ -267,7 +301,8 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
         return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
                               sections=list(sections) if sections else None, strict=strict,
-                              cache_dir=resolve_cache_dir(cache_dir, use_cache))
+                              cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
+                              cluster_values=cluster_values, cluster_field=cluster_field)
     finally:
         for metric in built:
             metric.close()
@@ -276,43 +311,34 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
 def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[list[Pairs], str]],
                    metrics: list[Metric], unavailable: dict[str, str], *, explicit: bool, test: str,
                    resamples: int, ci_resamples: int, seed: int, alpha: float, sections: list[str] | None,
-                   cache_dir: Path | None, strict: bool = False) -> Leaderboard:
-    """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled.
+                   cache_dir: Path | None, strict: bool = False, adjust: str = "holm",
+                   cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None) -> Leaderboard:
+    """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled by
+    :func:`build_leaderboard` (the code that ``compare_runs`` also ends in).
 
     A metric kept in the board ran on every system of every section; one that failed (or turned out not to
     run) on any system is listed once under its label with the first system's message, as ``score`` lists it.
     """
+    from .core import Block, MetricStats
+
     unavailable = dict(unavailable)
     # the default metric set drops a metric that objects to any system's inputs (score's rule, every system)
     metrics, skipped = skip_for_inputs(metrics, [p for pairs_list, _ in paired.values() for p in pairs_list],
                                        explicit=explicit)
     unavailable.update(skipped)
-    n_systems = len(named)
-    keys: list[str] = []
-    key_info: dict[str, KeyInfo] = {}
-    signatures: dict[str, str] = {}
+    names = [nm for nm, _ in named]
     errors: dict[str, str] = {}
     warnings: list[str] = []
-    scores: list[dict[str, float]] = [{} for _ in named]
-    cis: list[dict[str, tuple[float, float]]] = [{} for _ in named]
-    p_values: list[dict[str, float]] = [{} for _ in named]
-    delta_cis: list[dict[str, tuple[float, float]]] = [{} for _ in named]
-    test_sig = (f"bs:{resamples}" if test == "bootstrap" else f"ar:{resamples}|bs:{ci_resamples}") + f"|seed:{seed}"
-    n_total = 0
+    blocks = []
     for section, (pairs_list, digest) in paired.items():
         prefix = f"{section}/" if section else ""
         where = f" ({section})" if section else ""
-        n = len(pairs_list[0])
-        n_total = max(n_total, n)
         results: list[Result] = []
-        for (name, _), pairs in zip(named, pairs_list):
-            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit,
-                                 strict=strict)
+        for name, pairs in zip(names, pairs_list):
+            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict)
             warnings.extend(f"{name}{where}: {w}" for w in result.warnings)
             results.append(result)
-        boot = rs.bootstrap_indices(n, ci_resamples, seed)
-        test_idx = boot if test == "bootstrap" and ci_resamples == resamples else (
-            rs.bootstrap_indices(n, resamples, seed) if test == "bootstrap" else rs.ar_masks(n, resamples, seed))
+        block = Block(prefix=prefix, design=design_for(pairs_list[0].ids, cluster_values, cluster_field))
         for metric in metrics:
             label = f"{prefix}{metric.name}"
             failed = next((r for r in results if metric.name not in r.stats), None)
@@ -322,58 +348,29 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                 else:
                     unavailable[label] = failed.unavailable.get(metric.name, "did not run")
                 continue
-            stats = [r.stats[metric.name] for r in results]
             run_keys: list[str] = []
             for r in results:
                 run_keys += [k for k, info in r.key_info.items() if info.metric == metric.name and k not in run_keys]
-            signatures[label] = f"{metric.signature(digest)}|{test_sig}"
-            for key in run_keys:
-                full = prefix + key
-                keys.append(full)
-                key_info[full] = KeyInfo(metric=label, kind=metric.kind_of(key),
-                                         higher_is_better=metric.higher_is_better(key))
-            boot_scores = [rs.resampled_scores(metric.aggregate, st, boot, run_keys,
-                                               batch=metric.aggregate_resamples) for st in stats]
-            if test == "bootstrap":
-                test_scores = boot_scores if test_idx is boot else [
-                    rs.resampled_scores(metric.aggregate, st, test_idx, run_keys,
-                                          batch=metric.aggregate_resamples) for st in stats]
-            for i in range(n_systems):
-                for key in run_keys:
-                    full = prefix + key
-                    scores[i][full] = float(results[i].scores.get(key, math.nan))
-                    cis[i][full] = rs.percentile_ci(boot_scores[i][key])
-                if i == 0:
-                    continue
-                identical = rs.stats_identical(stats[0], stats[i])
-                if test == "ar" and not identical:
-                    ar_a, ar_b = rs.ar_scores(metric.aggregate, stats[0], stats[i], test_idx, run_keys,
-                                               batch=metric.aggregate_resamples)
-                for key in run_keys:
-                    full = prefix + key
-                    observed = scores[i][full] - scores[0][full]
-                    delta_cis[i][full] = rs.percentile_ci(boot_scores[i][key] - boot_scores[0][key])
-                    if identical:
-                        p_values[i][full] = 1.0
-                    elif test == "bootstrap":
-                        p_values[i][full] = rs.paired_bootstrap_p(test_scores[i][key], test_scores[0][key],
-                                                                  observed)
-                    else:
-                        p_values[i][full] = rs.ar_p(ar_a[key], ar_b[key], observed)
-    rank_table: list[dict[str, int | None]] = [{} for _ in named]
-    for key in keys:
-        ranked = _ranks([scores[i][key] for i in range(n_systems)], key_info[key].higher_is_better)
-        for i, r in enumerate(ranked):
-            rank_table[i][key] = r
-    entries = []
-    for i, (name, source) in enumerate(named):
-        given = [r for r in rank_table[i].values() if r is not None]
-        entries.append(SystemScores(
-            name=name, source=str(source) if isinstance(source, (str, os.PathLike)) else f"system {name!r}",
-            scores=scores[i], ci=cis[i], ranks=rank_table[i],
-            mean_rank=float(np.mean(given)) if given else math.nan,
-            p_values=p_values[i] if i else None, delta_ci=delta_cis[i] if i else None))
-    return Leaderboard(baseline=named[0][0], systems=entries, keys=keys, key_info=key_info,
-                       test=_test_settings(test, resamples, ci_resamples, seed, alpha), signatures=signatures,
-                       n=n_total, sections=sections, warnings=warnings, unavailable=unavailable,
-                       errors=errors)
+            info = {key: KeyInfo(metric=label, kind=metric.kind_of(key), higher_is_better=metric.higher_is_better(key))
+                    for key in run_keys}
+            block.metrics.append(MetricStats(
+                label=label, aggregate=metric.aggregate, keys=run_keys, key_info=info,
+                stats=[r.stats[metric.name] for r in results],
+                scores=[{k: r.scores.get(k, math.nan) for k in run_keys} for r in results],
+                signature=metric.signature(digest), batch=metric.aggregate_resamples))
+        blocks.append(block)
+    sources = [str(src) if isinstance(src, (str, os.PathLike)) else f"system {nm!r}" for nm, src in named]
+    return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
+                             seed=seed, alpha=alpha, adjust_method=adjust, sections=sections, warnings=warnings,
+                             unavailable=unavailable, errors=errors)
+
+
+def build_leaderboard(names: list[str], sources: list[str], blocks: list[Any], *, test: str, resamples: int,
+                      ci_resamples: int, seed: int, alpha: float, **rest: Any) -> Leaderboard:
+    """The leaderboard of already-computed statistics (``blocks`` of :mod:`.core`), for texts and saved runs."""
+    from .core import board_fields
+
+    entries, board = board_fields(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
+                                  seed=seed, settings=_test_settings(test, resamples, ci_resamples, seed, alpha),
+                                  rank_fn=_ranks, **rest)
+    return Leaderboard(systems=[SystemScores(**entry) for entry in entries], **board)

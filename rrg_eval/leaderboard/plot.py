@@ -14,6 +14,35 @@ from ..errors import ConfigError
 from .leaderboard import Leaderboard
 
 PLOT_FORMATS = ("png", "svg")
+RANK_TITLE = "rank (95% bootstrap interval)"
+
+
+def _draw_ranks(ax, lb: Leaderboard, keys: list[str], colors: list[str], width: float) -> None:  # type: ignore[no-untyped-def]
+    """The rank panel: every system's rank on every key with its bootstrap interval (rank 1 at the top)."""
+    for s, entry in enumerate(lb.systems):
+        xs, ys, lows, highs = [], [], [], []
+        for k, key in enumerate(keys):
+            rank = entry.ranks.get(key)
+            lo, hi = (entry.rank_ci or {}).get(key, (math.nan, math.nan))
+            if rank is None or lo != lo:
+                continue
+            xs.append(k - 0.4 + width * (s + 0.5))
+            ys.append(rank)
+            lows.append(max(0.0, rank - lo))
+            highs.append(max(0.0, hi - rank))
+        ax.errorbar(xs, ys, yerr=[lows, highs], fmt="s", color=colors[s], ecolor=colors[s], elinewidth=1.4,
+                    capsize=3, markersize=4)
+    short = [k.split("/", 1)[1] if lb.sections and "/" in k else k for k in keys]
+    ax.set_xticks(range(len(keys)))
+    many = len(keys) > 4
+    ax.set_xticklabels(short, fontsize=7, rotation=45 if many else 0, ha="right" if many else "center")
+    ax.set_xlim(-0.6, len(keys) - 0.4)
+    ax.set_ylim(len(lb.systems) + 0.5, 0.5)
+    ax.set_yticks(range(1, len(lb.systems) + 1))
+    ax.set_title(RANK_TITLE, fontsize=10)
+    ax.set_ylabel("rank", fontsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def _panels(lb: Leaderboard) -> list[tuple[str, list[str]]]:
@@ -42,6 +71,9 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
     panels = _panels(lb)
     if not panels:
         raise ConfigError("nothing to plot: no metric produced scores")
+    rank_panel = len(panels) if any(e.rank_ci for e in lb.systems) else None
+    if rank_panel is not None:
+        panels.append((RANK_TITLE, list(lb.keys)))
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     per_key = max(0.9, 0.28 * len(lb.systems))
@@ -57,6 +89,9 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
     handles = []
     for index, (title, keys) in enumerate(panels):
         ax = axes[index // ncols][index % ncols]
+        if index == rank_panel:
+            _draw_ranks(ax, lb, keys, colors, width)
+            continue
         for s, entry in enumerate(lb.systems):
             xs, ys, lows, highs, stars = [], [], [], [], []
             for k, key in enumerate(keys):
@@ -94,8 +129,9 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
     t = lb.test
     test = (f"paired bootstrap, {t['resamples']} resamples" if t["name"] == "bootstrap"
             else f"approximate randomization, {t['trials']} trials")
+    adjusted = {"holm": "Holm-adjusted ", "bh": "BH-adjusted "}.get(t.get("adjust", ""), "")
     fig.suptitle(f"{len(lb.systems)} systems, {lb.n} reports; error bars: 95% bootstrap CIs\n"
-                 f"★ significantly better than {lb.baseline} (p < {t['alpha']:g}, {test}, seed {t['seed']})",
+                 f"★ significantly better than {lb.baseline} ({adjusted}p < {t['alpha']:g}, {test}, seed {t['seed']})",
                  fontsize=9)
     fig.legend(handles=handles, labels=[e.name for e in lb.systems], loc="outside lower center",
                ncol=min(len(lb.systems), 6), fontsize=8, frameon=False)

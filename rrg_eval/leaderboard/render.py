@@ -21,6 +21,8 @@ from .cells import (
     column_label,
     fmt_value,
     footer_lines,
+    has_rank_intervals,
+    rank_interval_text,
     rank_text,
     shared_columns,
     signature_lines,
@@ -93,6 +95,17 @@ def render_markdown(lb: Leaderboard) -> str:
             lines.append("| " + " | ".join([_md_escape(system_label(lb, entry)), *cells,
                                             rank_text(block_mean_rank(entry, keys))]) + " |")
         lines.append("")
+    if has_rank_intervals(lb):
+        for section, keys in lb.section_keys():
+            title = f" ({_md_escape(section)})" if section is not None else ""
+            lines += [f"**Rank intervals{title}**: rank [95% interval] share of resamples ranked first", ""]
+            lines.append("| " + " | ".join(_md_escape(h) for h in ["system", *(column_label(lb, k) for k in keys)])
+                         + " |")
+            lines.append("|---|" + "---:|" * len(keys))
+            for entry in lb.systems:
+                lines.append("| " + " | ".join([_md_escape(system_label(lb, entry)),
+                                                *(rank_interval_text(entry, k) for k in keys)]) + " |")
+            lines.append("")
     lines += [f"_{line.replace(MARK, chr(92) + MARK)}_" for line in footer_lines(lb)]
     lines += _extra_lines(lb, bullet="- ", code=lambda s: f"`{s}`")
     return "\n".join(lines) + "\n"

@@ -71,3 +71,22 @@ def test_approximate_randomization_equals_sacrebleu(named_systems, monkeypatch):
     lo, hi = ours.systems[0].ci["sacrebleu"]
     assert 50 * (hi - lo) == pytest.approx(theirs[0].ci, abs=1e-5)
     assert 0.05 < ours.systems[1].p_values["sacrebleu"] < 1
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [("bootstrap", "bs"), ("ar", "ar")])
+def test_saved_runs_keep_equality_with_sacrebleu(named_systems, monkeypatch, tmp_path, ours, theirs):
+    """Issue 15: raw p-values from saved runs (score --save-run, compare --runs) still equal sacrebleu's; the
+    adjusted ones are extra (Holm over the two tests here) and the AR test stays approximate (2^n > trials)."""
+    ids, refs, named = named_systems
+    paths = {}
+    for name, hyps in named:
+        result = rrg_eval.score(predictions=dict(zip(ids, hyps)), references=dict(zip(ids, refs)),
+                                metrics=["sacrebleu"], use_cache=False)
+        paths[name] = tmp_path / f"{name}.run"
+        result.save(paths[name])
+    board = rrg_eval.compare_runs(runs=paths, test=ours, seed=12345)
+    their_scores = _theirs(named_systems, theirs, monkeypatch)
+    assert board.test.get("exact", False) is False and board.test["adjust"] == "holm"
+    for their, entry in zip(their_scores[1:], board.systems[1:]):
+        assert entry.p_values["sacrebleu"] == their.p_value
+        assert entry.p_adjusted["sacrebleu"] >= entry.p_values["sacrebleu"]
