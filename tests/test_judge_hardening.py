@@ -213,6 +213,13 @@ def test_impossible_counts_are_unparsed_before_caching(server, tmp_path):
     assert result.scores["chexprompt_unparsed_rate"] == 1.0
     again = judge(server.url).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
     assert again.scores["chexprompt_unparsed_rate"] == 1.0 and len(server.requests) == 2  # from the cache
+    # the way out after a bad judge run: clear that metric's cached answers, and the rerun asks again
+    from rrg_eval.cache_admin import clear
+
+    assert [c.entries for c in clear(tmp_path, "chexprompt")] == [2]
+    server.script.clear()
+    fresh = judge(server.url).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
+    assert fresh.scores["chexprompt_unparsed_rate"] == 0.0 and len(server.requests) == 4
 
 
 # -- 12. size ------------------------------------------------------------------------------------------------
