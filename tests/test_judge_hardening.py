@@ -241,3 +241,39 @@ def test_a_trickling_server_cannot_hold_a_request_past_its_deadline(server, tmp_
         metric.compute(predictions=PREDS[:1], references=REFS[:1], cache_dir=tmp_path)
     assert time.monotonic() - start < 4
     assert len(server.requests) == 2
+
+
+def test_the_pinned_transport_keeps_the_name_for_tls_and_refuses_other_hosts():
+    """https to a private name: connect to the checked addresses (the next one when one refuses), with the
+    name as Host header and TLS server name (so the certificate is checked against the name)."""
+    import asyncio
+
+    import openai
+
+    from rrg_eval.judge.client import HostGuardError, _httpx_module, pinned_transport
+
+    httpx = _httpx_module(openai)
+    route = privacy.Route("judge.lan", True, "", ("10.0.0.5", "10.0.0.6"))
+    transport = pinned_transport(httpx, "https://judge.lan:8443/v1", route)
+    seen = []
+
+    class Inner:
+        async def handle_async_request(self, request):
+            seen.append((request.url.host, request.headers["host"], request.extensions.get("sni_hostname")))
+            if len(seen) == 1:
+                raise httpx.ConnectError("refused")
+            return httpx.Response(200, json={})
+
+        async def aclose(self):
+            return None
+
+    transport._inner = Inner()
+    response = asyncio.run(transport.handle_async_request(
+        httpx.Request("POST", "https://judge.lan:8443/v1/chat/completions", content=b"{}")))
+    assert response.status_code == 200
+    assert seen == [("10.0.0.5", "judge.lan:8443", "judge.lan"), ("10.0.0.6", "judge.lan:8443", "judge.lan")]
+    for other in ("https://evil.example/v1/chat/completions", "http://judge.lan:8443/v1/chat/completions",
+                  "https://judge.lan:9999/v1/chat/completions"):
+        with pytest.raises(HostGuardError):
+            asyncio.run(transport.handle_async_request(httpx.Request("POST", other, content=b"{}")))
+    assert len(seen) == 2

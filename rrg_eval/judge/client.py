@@ -402,7 +402,11 @@ class JudgeRunner:
         if self.request_deadline is None:
             return await self.backend.complete(messages, self.decoding)
         task = asyncio.ensure_future(self.backend.complete(messages, self.decoding))
-        done, _ = await asyncio.wait({task}, timeout=self.request_deadline)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.request_deadline)
+        except BaseException:  # the run was cancelled: the request goes with it
+            task.cancel()
+            raise
         if task in done:
             return task.result()
         task.cancel()

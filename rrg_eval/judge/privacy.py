@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MetricUnavailable
 
 ALLOW_ENV = "RRG_EVAL_ALLOW_REMOTE_JUDGE"
 DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
@@ -198,3 +198,16 @@ def privacy_refusal(url: str, *, allow_remote: bool, metric: str = "chexprompt",
     if route.private:
         return None
     return refusal_message(host, route.why, metric)
+
+
+def checked_route(url: str, *, allow_remote: bool, metric: str = "chexprompt",
+                  resolver: Resolver | None = None, environ: dict[str, str] | None = None) -> Route:
+    """The route requests to ``url`` must take, resolved and checked once, right before sending: a private
+    host's checked addresses (hand them to the backend, which connects only there), or a remote host when
+    remote judges are allowed; MetricUnavailable (the refusal) otherwise. Judge metrics call this, not
+    :func:`privacy_refusal`, when they are about to send, so that what is checked is what is connected to."""
+    host = host_of(url)
+    route = route_of(host, resolver)
+    if not route.private and not remote_allowed(allow_remote, environ):
+        raise MetricUnavailable(f"{metric} cannot run: {refusal_message(host, route.why, metric)}")
+    return route

@@ -47,13 +47,11 @@ from ..judge.parse import ERROR_TYPES, Counts, counts_from_json, counts_to_json,
 from ..judge.privacy import (
     DEFAULT_OPENAI_URL,
     Route,
+    checked_route,
     classify_host,
     endpoint_of,
     host_of,
     privacy_refusal,
-    refusal_message,
-    remote_allowed,
-    route_of,
     url_problem,
 )
 from ..judge.prompts import Prompt, load_prompt
@@ -321,10 +319,7 @@ class Chexprompt(Metric):
              namespace: str, context: RunContext) -> None:
         c = self.config
         url = self.base_url()
-        host = host_of(url)
-        route = route_of(host)  # resolved once: requests connect to exactly the addresses checked here
-        if not route.private and not remote_allowed(c.allow_remote):
-            raise MetricUnavailable(f"{self.name} cannot run: {refusal_message(host, route.why, self.name)}")
+        route = checked_route(url, allow_remote=c.allow_remote, metric=self.name)  # requests go only there
         api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(cache_dir, namespace)  # commits from its own thread, as answers arrive
