@@ -151,7 +151,7 @@ def pinned_transport(httpx: Any, base_url: str, route: Route) -> Any:
     ``Host`` header and, for https, in the TLS server name (so certificates are checked against it)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(base_url)
+    parts = urlsplit(base_url if "://" in base_url else f"http://{base_url}")
     scheme = (parts.scheme or "http").lower()
     origin = (scheme, route.host, parts.port or (443 if scheme == "https" else 80))
 
