@@ -107,3 +107,33 @@ def test_hand_made_100kb_worst_cases_parse_fast():
         start = time.perf_counter()
         assert _ok(parse_answer(text))
         assert time.perf_counter() - start < 2.0, text[:60]
+
+
+# -- the privacy check on arbitrary hosts (no lookups: a stub resolver) ------------------------------------
+HOST_PIECES = st.sampled_from(["127.0.0.1", "10.1.2.3", "::1", "fe80::1", "localhost", ".", "%", "%25", "evil",
+                               ".example", "[", "]", ":", "@", "user:pw", "8.8.8.8", "0x7f", "..", "\u0130", "-"])
+
+
+@SETTINGS
+@given(st.lists(st.one_of(HOST_PIECES, st.text(max_size=8)), max_size=8).map("".join))
+def test_any_host_string_is_classified_without_an_exception(host):
+    from rrg_eval.judge import privacy
+
+    route = privacy.route_of(host, resolver=lambda h: [])
+    if route.private:  # nothing resolves here: only literals (and exactly localhost) can be private
+        assert privacy.parse_address(host) is not None or host.lower() == "localhost"
+        assert route.addresses
+
+
+@SETTINGS
+@given(st.lists(st.one_of(HOST_PIECES, st.text(max_size=8)), max_size=8).map("".join))
+def test_any_base_url_is_refused_or_routed_with_a_typed_error_only(tail):
+    from rrg_eval.errors import ConfigError
+    from rrg_eval.judge import privacy
+
+    for url in (f"http://{tail}/v1", tail):
+        try:
+            privacy.privacy_refusal(url, allow_remote=False, environ={}, resolver=lambda h: [])
+            privacy.endpoint_of(url)
+        except ConfigError:
+            pass
