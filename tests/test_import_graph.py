@@ -19,6 +19,7 @@ CLI_MAY_IMPORT = {
     "rrg_eval.atomic", "rrg_eval.leaderboard.files", "rrg_eval.outputs", "rrg_eval.suites",
     # issue 15: the API of saved runs, the regression gate and the clusters of the references
     "rrg_eval.leaderboard.from_runs", "rrg_eval.regression_gate", "rrg_eval.clusters",
+    "rrg_eval.cache_admin",  # issue 11: rrg-eval cache info|clear
 }
 
 
