@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from rrg_eval.atomic import write_text_atomic
 from rrg_eval.errors import InputError
+from rrg_eval.inputs import iter_json_lines
+from rrg_eval.outputs import write_text
 
 
 @dataclass(frozen=True)
@@ -24,22 +24,11 @@ class Study:
 
 def read_studies(path: str | os.PathLike, *, text_field: str = "report", require_report: bool = True,
                  images_field: str = "images") -> list[Study]:
-    """Read a JSON Lines file of studies; errors name the file, line and field."""
-    p = Path(path)
+    """Read a JSON Lines file of studies (the package's one JSONL reader); errors name the file, line and field."""
     name = str(path)
-    if not p.is_file():
-        raise InputError("no such file", path=name)
     studies: list[Study] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=name, line=number) from None
-        if not isinstance(row, dict):
-            raise InputError("expected a JSON object", path=name, line=number)
+    for number, row in iter_json_lines(path):
         if "id" not in row:
             raise InputError('missing field "id"', path=name, line=number, field="id")
         rid = str(row["id"])
@@ -72,4 +61,4 @@ def write_predictions(path: str | os.PathLike, predictions: dict[str, str],
         if extra and rid in extra:
             row.update(extra[rid])
         lines.append(json.dumps(row, ensure_ascii=False))
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    write_text(path, "".join(line + "\n" for line in lines))

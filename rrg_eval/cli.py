@@ -143,10 +143,9 @@ def _run_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import option_sources as opts
-    from .atomic import write_text_atomic
     from .errors import ConfigError
     from .leaderboard import compare
-    from .leaderboard.files import write_bytes_atomic
+    from .outputs import Need, check_outputs, write_all
 
     systems: dict[str, str] = {}
     for spec in args.systems:
@@ -161,6 +160,11 @@ def _run_compare(args: argparse.Namespace) -> int:
         plot_fmt = Path(args.plot).suffix.lower().lstrip(".")
         if plot_fmt not in ("png", "svg"):
             raise ConfigError(f"--plot {args.plot}: the file must end in .png or .svg")
+    extra = "pip install 'rrg-eval[compare]'"
+    check_outputs({"--out": args.out, "--plot": args.plot},
+                  {**{f"system {n}": p for n, p in systems.items()}, "--refs": args.refs, "--config": args.config},
+                  needs={"--plot": [Need("matplotlib", extra)] if args.plot else [],
+                         "--format table": [Need("rich", extra)] if args.format == "table" else []})
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
     config = opts.parse_set_flags(args.set_options)
     if args.normalize:
@@ -170,15 +174,18 @@ def _run_compare(args: argparse.Namespace) -> int:
                     sections=sections, strict=args.strict, cache_dir=args.cache_dir, use_cache=not args.no_cache,
                     id_field=args.id_field, text_field=args.text_field, config_file=args.config, **config)
     text = board.render(args.format)
+    failed: list[str] = []
     if args.plot:
-        write_bytes_atomic(args.plot, board.plot(plot_fmt))
-    if args.out:
-        write_text_atomic(args.out, text)
-    else:
-        sys.stdout.write(text)
+        try:
+            failed += write_all([(args.plot, board.plot(plot_fmt))])
+        except ConfigError as exc:  # e.g. nothing to plot: the table is still written
+            failed.append(f"{args.plot}: {exc}")
+    unwritten = write_all([(args.out, text)]) if args.out else []
+    if not args.out or unwritten:
+        sys.stdout.write(text)  # a failed --out still shows the results
     for name, message in board.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
-    return 1 if board.errors else 0
+    return _report_unwritten(failed + unwritten) or (1 if board.errors else 0)
 
 # -- end of compare --------------------------------------------------------------------------------------------
 
@@ -260,7 +267,10 @@ def _baseline_progress(event: str, info: dict) -> None:  # type: ignore[type-arg
 
 def _run_baseline(args: argparse.Namespace) -> int:
     from .errors import ConfigError
+    from .outputs import check_outputs
 
+    if args.baseline_command in ("run", "generate"):  # train's --out is a run folder
+        check_outputs({"--out": args.out}, {"--train": getattr(args, "train", None), "--test": args.test})
     try:
         from rrg_baselines.studies import read_studies, write_predictions
     except ImportError:
@@ -329,20 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_per_report(path: str, result) -> None:  # type: ignore[no-untyped-def]
-    from .atomic import write_text_atomic
-
+def _per_report_text(result) -> str:  # type: ignore[no-untyped-def]
     lines = [json.dumps(r, ensure_ascii=False) for r in result.per_report_records()]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    return "".join(line + "\n" for line in lines)
+
+
+def _report_unwritten(failed: list[str]) -> int:
+    """Say which outputs could not be written (the results were printed); exit code 2 if any."""
+    for message in failed:
+        print(f"rrg-eval: error: cannot write {message} (the results are printed above)", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _run_score(args: argparse.Namespace) -> int:
     from . import option_sources as opts
     from .api import build_metrics, resolve_cache_dir, score_pairs
-    from .atomic import write_text_atomic
     from .inputs import pair, read_reports
+    from .outputs import check_outputs, write_all
     from .render import render_result
 
+    check_outputs({"--out": args.out, "--per-report": args.per_report},
+                  {"predictions": args.predictions, "references": args.references, "--config": args.config})
     set_options = opts.parse_set_flags(args.set_options)
     _apply_judge_flags(args, set_options)
     file_options = opts.load_config_file(args.config) if args.config else {}
@@ -365,14 +382,14 @@ def _run_score(args: argparse.Namespace) -> int:
     finally:
         for metric in metrics:
             metric.close()
-    if args.out:
-        write_text_atomic(args.out, result.to_json() + "\n")
+    writes = [(args.out, result.to_json() + "\n")] if args.out else []
     if args.per_report:
-        _write_per_report(args.per_report, result)
+        writes.append((args.per_report, _per_report_text(result)))
+    failed = write_all(writes)  # a failed write is reported after the results are printed
     sys.stdout.write(render_result(result, args.format))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
-    return 1 if result.errors else 0
+    return _report_unwritten(failed) or (1 if result.errors else 0)
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
