@@ -10,6 +10,7 @@ import csv
 import io
 import json
 
+from .escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text
 from .result import KeyInfo, Result
 from .version import __version__
 
@@ -57,47 +58,37 @@ def render_table(result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _footer(result: Result, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
+def _footer(result: Result, *, bullet: str, code, text=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
     lines: list[str] = []
     if result.signatures:
         lines += ["", "signatures:"]
         lines += [f"{bullet}{code(sig)}" for sig in result.signatures.values()]
     if result.warnings:
         lines += ["", "warnings:"]
-        lines += [f"{bullet}{w}" for w in result.warnings]
+        lines += [f"{bullet}{text(w)}" for w in result.warnings]
     if result.unavailable:
         lines += ["", "not run (unavailable):"]
-        lines += [f"{bullet}{m}: {why}" for m, why in result.unavailable.items()]
+        lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in result.unavailable.items()]
     if result.errors:
         lines += ["", "failed:"]
-        lines += [f"{bullet}{m}: {why}" for m, why in result.errors.items()]
+        lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in result.errors.items()]
     return lines
 
 
 def render_markdown(result: Result) -> str:
     """A GitHub-flavoured Markdown table with the signatures as a list below it."""
     lines = [f"_{_header(result)}_", "", "| metric | value |", "|---|---:|"]
-    lines += [f"| {label} | {value} |" for label, value in _rows(result)]
-    lines += _footer(result, bullet="- ", code=lambda s: f"`{s}`")
+    lines += [f"| {markdown_text(label)} | {value} |" for label, value in _rows(result)]
+    lines += _footer(result, bullet="- ", code=markdown_code, text=markdown_text)
     return "\n".join(lines) + "\n"
-
-
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "↓": r"$\downarrow$"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX special characters."""
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
 def render_latex(result: Result) -> str:
     """A booktabs table; signatures follow as LaTeX comments."""
     lines = [r"\begin{tabular}{lr}", r"\toprule", r"Metric & Value \\", r"\midrule"]
-    lines += [f"{latex_escape(label)} & {value} \\\\" for label, value in _rows(result)]
+    lines += [f"{latex_text(label)} & {value} \\\\" for label, value in _rows(result)]
     lines += [r"\bottomrule", r"\end{tabular}", f"% {_header(result)}"]
-    lines += [f"% {sig}" for sig in result.signatures.values()]
+    lines += [f"% {latex_comment(sig)}" for sig in result.signatures.values()]
     return "\n".join(lines) + "\n"
 
 
@@ -108,7 +99,8 @@ def render_csv(result: Result) -> str:
     writer.writerow(["metric", "key", "value", "signature"])
     for key, value in result.scores.items():
         metric = result.key_info[key].metric
-        writer.writerow([metric, key, repr(float(value)), result.signatures.get(metric, "")])
+        signature = result.signatures.get(metric, "")
+        writer.writerow([csv_cell(metric), csv_cell(key), repr(float(value)), csv_cell(signature)])
     return out.getvalue()
 
 

@@ -12,7 +12,8 @@ import io
 import math
 
 from ..errors import ConfigError
-from ..render import display_label, display_value, latex_escape
+from ..escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text
+from ..render import display_label, display_value
 from ..version import __version__
 from .leaderboard import Leaderboard, SystemScores
 
@@ -76,11 +77,14 @@ def test_sentence(lb: Leaderboard) -> str:
     return f"{how}, seed {t['seed']}"
 
 
-def footer_lines(lb: Leaderboard) -> list[str]:
-    """What every human table states under it: units, CI method, significance test, ranks, n."""
+def footer_lines(lb: Leaderboard, *, name=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
+    """What every human table states under it: units, CI method, significance test, ranks, n.
+
+    ``name`` escapes the system names (user-derived) for the output format.
+    """
     t = lb.test
     lines = [
-        f"rrg-eval {__version__}: {len(lb.systems)} systems on {lb.n} reports; baseline: {lb.baseline}; "
+        f"rrg-eval {__version__}: {len(lb.systems)} systems on {lb.n} reports; baseline: {name(lb.baseline)}; "
         "fractions shown x100 (%).",
         f"[low, high]: 95% percentile bootstrap CI ({t['ci_resamples']} resamples, seed {t['seed']}).",
         f"{MARK} significantly better than the baseline: two-sided {test_sentence(lb)}; "
@@ -90,7 +94,7 @@ def footer_lines(lb: Leaderboard) -> list[str]:
     ]
     if lb.sections and len(lb.sections) > 1:
         lines.append("Mean rank over all sections: "
-                     + ", ".join(f"{s.name} {_rank_text(s.mean_rank)}" for s in lb.systems) + ".")
+                     + ", ".join(f"{name(s.name)} {_rank_text(s.mean_rank)}" for s in lb.systems) + ".")
     return lines
 
 
@@ -101,20 +105,20 @@ def signature_lines(lb: Leaderboard) -> list[str]:
     return list(lb.signatures.values())
 
 
-def _extra_lines(lb: Leaderboard, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
+def _extra_lines(lb: Leaderboard, *, bullet: str, code, text=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
     lines: list[str] = []
     if lb.signatures:
         lines += ["", "signatures:"]
         lines += [f"{bullet}{code(sig)}" for sig in signature_lines(lb)]
     if lb.warnings:
         lines += ["", "warnings:"]
-        lines += [f"{bullet}{w}" for w in lb.warnings]
+        lines += [f"{bullet}{text(w)}" for w in lb.warnings]
     if lb.unavailable:
         lines += ["", "not run (unavailable):"]
-        lines += [f"{bullet}{m}: {why}" for m, why in lb.unavailable.items()]
+        lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in lb.unavailable.items()]
     if lb.errors:
         lines += ["", "failed:"]
-        lines += [f"{bullet}{m}: {why}" for m, why in lb.errors.items()]
+        lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in lb.errors.items()]
     return lines
 
 
@@ -155,27 +159,23 @@ def render_table(lb: Leaderboard) -> str:
 
 # -- markdown --------------------------------------------------------------------------------------------------
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render_markdown(lb: Leaderboard) -> str:
     """GitHub-flavoured Markdown: one table per section, footer and signatures as a list."""
     lines: list[str] = []
     for section, keys in lb.section_keys():
         if section is not None:
-            lines += [f"**{_md_escape(section)}**", ""]
+            lines += [f"**{markdown_text(section)}**", ""]
         header = ["system", *(column_label(lb, k) for k in keys), "mean rank"]
-        lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
+        lines.append("| " + " | ".join(markdown_text(h) for h in header) + " |")
         lines.append("|---|" + "---:|" * (len(keys) + 1))
         for entry in lb.systems:
             cells = [f"{cell_value(lb, entry, k)} [{cell_ci(lb, entry, k)[1:-1]}]" for k in keys]
             cells = [c.replace(MARK, "\\" + MARK) for c in cells]
-            lines.append("| " + " | ".join([_md_escape(system_label(lb, entry)), *cells,
+            lines.append("| " + " | ".join([markdown_text(system_label(lb, entry)), *cells,
                                             _rank_text(block_mean_rank(entry, keys))]) + " |")
         lines.append("")
-    lines += [f"_{line.replace(MARK, chr(92) + MARK)}_" for line in footer_lines(lb)]
-    lines += _extra_lines(lb, bullet="- ", code=lambda s: f"`{s}`")
+    lines += [f"_{line.replace(MARK, chr(92) + MARK)}_" for line in footer_lines(lb, name=markdown_text)]
+    lines += _extra_lines(lb, bullet="- ", code=markdown_code, text=markdown_text)
     return "\n".join(lines) + "\n"
 
 
@@ -187,13 +187,13 @@ def render_latex(lb: Leaderboard) -> str:
     columns = shared_columns(lb)
     width = len(columns) + 2
     lines = [r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}", r"\toprule",
-             " & ".join(["System", *(latex_escape(label) for label, _ in columns), "Mean rank"]) + r" \\",
+             " & ".join(["System", *(latex_text(label) for label, _ in columns), "Mean rank"]) + r" \\",
              r"\midrule"]
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
             if b:
                 lines.append(r"\midrule")
-            lines.append(rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_escape(section)}}}}} \\")
+            lines.append(rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_text(section)}}}}} \\")
         for entry in lb.systems:
             cells = []
             for _, per_block in columns:
@@ -205,11 +205,11 @@ def render_latex(lb: Leaderboard) -> str:
                 if lb.significantly_better(entry.name, k):
                     value += r"$^{*}$"
                 cells.append(value + r" {\scriptsize " + cell_ci(lb, entry, k) + "}")
-            lines.append(" & ".join([latex_escape(system_label(lb, entry)), *cells,
+            lines.append(" & ".join([latex_text(system_label(lb, entry)), *cells,
                                      _rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [f"% {line}" for line in footer_lines(lb)]
-    lines += [f"% {sig}" for sig in signature_lines(lb)]
+    lines += [f"% {latex_comment(line)}" for line in footer_lines(lb)]
+    lines += [f"% {latex_comment(sig)}" for sig in signature_lines(lb)]
     return "\n".join(lines) + "\n"
 
 
@@ -236,12 +236,13 @@ def render_csv(lb: Leaderboard) -> str:
                 dlo, dhi = (entry.delta_ci or {}).get(key, (math.nan, math.nan))
                 p = (entry.p_values or {}).get(key) if entry.p_values is not None else None
                 short = key.split("/", 1)[1] if section is not None else key
-                writer.writerow([section or "", entry.name, "yes" if entry.name == lb.baseline else "no",
-                                 info.metric.split("/", 1)[-1], short, _num(entry.scores.get(key)), _num(lo),
-                                 _num(hi), _num(p), _num(dlo), _num(dhi),
+                writer.writerow([csv_cell(section or ""), csv_cell(entry.name),
+                                 "yes" if entry.name == lb.baseline else "no",
+                                 csv_cell(info.metric.split("/", 1)[-1]), csv_cell(short),
+                                 _num(entry.scores.get(key)), _num(lo), _num(hi), _num(p), _num(dlo), _num(dhi),
                                  "yes" if lb.significantly_better(entry.name, key) else "no",
                                  entry.ranks.get(key) or "", _num(entry.mean_rank), test_sentence(lb),
-                                 lb.signatures.get(info.metric, "")])
+                                 csv_cell(lb.signatures.get(info.metric, ""))])
     return out.getvalue()
 
 
