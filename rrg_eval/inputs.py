@@ -161,6 +161,9 @@ def _csv_records(path: str, text: str, delimiter: str) -> Iterator[tuple[int, li
             if "unexpected end of data" in message:
                 raise InputError("unterminated quoted field: the quote opened on this line is never closed "
                                  "(it runs to the end of the file)", path=path, line=start) from None
+            if "new-line character seen in unquoted field" in message:
+                raise InputError("a carriage return (\\r) inside an unquoted field: quote the field, or convert "
+                                 "the line endings to \\n or \\r\\n", path=path, line=reader.line_num) from None
             raise InputError(f"malformed CSV: {message}", path=path, line=reader.line_num) from None
         end = reader.line_num
         if fields:

@@ -157,3 +157,11 @@ def test_jsonl_line_numbers_survive_crlf_and_bom(tmp_path: Path) -> None:
     path = tmp_path / "preds.jsonl"
     path.write_bytes(b'\xef\xbb\xbf{"id": "a", "report": "x"}\r\n\r\n{"id": "b", "report": "y"}\r\n')
     assert read_reports(path).lines == {"a": 1, "b": 3}
+
+
+def test_csv_stray_carriage_return_is_named(tmp_path: Path) -> None:
+    """Found by the property tests: a bare \\r in an unquoted field raised csv.Error (a traceback)."""
+    path = tmp_path / "preds.csv"
+    path.write_bytes(b"id,report\na,x\rb\n")
+    with pytest.raises(InputError, match=r"preds.csv:2: a carriage return \(\\r\) inside an unquoted field"):
+        read_reports(path)
