@@ -10,8 +10,9 @@ A metric declares its options as a frozen dataclass whose fields use :func:`opti
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, get_args, get_origin
 
 from .errors import ConfigError
@@ -20,13 +21,20 @@ _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
 
 
-def option(default: Any, *, sig: str | None = None, help: str = "", in_signature: bool = True) -> Any:
+Check = Callable[[Any], "str | None"]
+
+
+def option(default: Any, *, sig: str | None = None, help: str = "", in_signature: bool = True,
+           choices: Iterable[Any] | Callable[[], Iterable[Any]] | None = None, check: Check | None = None) -> Any:
     """Declare a config field.
 
     ``sig`` is its short name in the signature (default: the field name); ``in_signature=False`` keeps
-    options that cannot change a number (batch size, device, concurrency) out of it.
+    options that cannot change a number (batch size, device, concurrency) out of it. ``choices`` (values, or a
+    function returning the back-end's real choices, called only when the option is set) and ``check`` (returns
+    an error message, or None when the value is fine) are applied when the config is built, so a bad value is
+    a ConfigError (exit 2) before any work, naming the valid choices.
     """
-    metadata = {"sig": sig, "help": help, "in_signature": in_signature}
+    metadata = {"sig": sig, "help": help, "in_signature": in_signature, "choices": choices, "check": check}
     if isinstance(default, (list, dict, set)):
         raise TypeError("config defaults must be immutable (use a tuple)")
     return dataclasses.field(default=default, metadata=metadata)
@@ -132,10 +140,49 @@ def replace(config: Any, overrides: Mapping[str, Any], *, metric: str) -> Any:
             valid = ", ".join(names) if names else "(none)"
             raise ConfigError(f"unknown option {metric}.{key}; valid options of {metric}: {valid}")
         clean[key] = coerce(value, hints[key], where=f"{metric}.{key}")
+        validate(type(config), key, clean[key], metric=metric)
     try:
         return dataclasses.replace(config, **clean)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{metric}: {exc}") from None
+
+
+def validate(config_cls: type, name: str, value: Any, *, metric: str) -> None:
+    """Apply a field's declared ``choices`` and ``check`` to ``value``; ConfigError naming what is valid."""
+    meta = {f.name: f.metadata for f in dataclasses.fields(config_cls)}[name]
+    if value is None:
+        return
+    choices = meta.get("choices")
+    if choices is not None:
+        valid = list(choices() if callable(choices) else choices)
+        if value not in valid:
+            raise ConfigError(f"{metric}.{name}: {value!r} is not a valid choice; valid: "
+                              f"{', '.join(str(c) for c in valid)}")
+    check = meta.get("check")
+    if check is not None:
+        problem = check(value)
+        if problem:
+            raise ConfigError(f"{metric}.{name}: {problem}")
+
+
+def positive(value: Any) -> str | None:
+    """``check`` for numbers that must be > 0."""
+    return None if value > 0 else f"must be greater than 0, got {value!r}"
+
+
+def non_negative(value: Any) -> str | None:
+    """``check`` for numbers that must be >= 0."""
+    return None if value >= 0 else f"must be 0 or more, got {value!r}"
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def torch_device(value: Any) -> str | None:
+    """``check`` for torch device names: auto, cpu, mps, cuda, cuda:N."""
+    if isinstance(value, str) and _DEVICE.fullmatch(value):
+        return None
+    return f"{value!r} is not a device; valid: auto, cpu, cuda, cuda:N (e.g. cuda:0), mps"
 
 
 def to_dict(config: Any) -> dict[str, Any]:

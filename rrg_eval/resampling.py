@@ -28,6 +28,10 @@ import numpy as np
 from .stats import Stats, concat, n_rows, take
 
 Aggregate = Callable[[Stats], Mapping[str, float]]
+# Scores of many resamples at once: (stats, (resamples, k) row indices) -> {key: array of len(resamples)}.
+# Metrics whose aggregate carries corpus-wide state (CIDEr's document frequencies) provide a vectorised one
+# (``Metric.aggregate_resamples``) that gives the numbers ``aggregate(take(stats, row))`` gives.
+BatchAggregate = Callable[[Stats, np.ndarray], Mapping[str, np.ndarray]]
 
 
 def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
@@ -43,8 +47,14 @@ def ar_masks(n: int, trials: int, seed: int) -> np.ndarray:
 
 
 def resampled_scores(aggregate: Aggregate, stats: Stats, indices: np.ndarray,
-                     keys: list[str]) -> dict[str, np.ndarray]:
-    """Scores of every resample (one row of ``indices`` each): ``{key: array of len(indices)}``."""
+                     keys: list[str], *, batch: BatchAggregate | None = None) -> dict[str, np.ndarray]:
+    """Scores of every resample (one row of ``indices`` each): ``{key: array of len(indices)}``.
+
+    ``batch`` (optional) computes all resamples at once; without it each is ``aggregate(take(stats, row))``.
+    """
+    if batch is not None:
+        many = batch(stats, np.asarray(indices, dtype=np.int64))
+        return {key: np.asarray(many.get(key, np.full(len(indices), np.nan)), dtype=float) for key in keys}
     out = {key: np.empty(len(indices), dtype=float) for key in keys}
     for row, idx in enumerate(indices):
         scores = aggregate(take(stats, idx))
@@ -54,7 +64,8 @@ def resampled_scores(aggregate: Aggregate, stats: Stats, indices: np.ndarray,
 
 
 def ar_scores(aggregate: Aggregate, baseline: Stats, system: Stats, masks: np.ndarray,
-              keys: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+              keys: list[str], *, batch: BatchAggregate | None = None,
+              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Scores of the shuffled pseudo-systems A and B of every AR trial.
 
     Row ``i`` of A comes from the baseline where ``masks[t, i]`` is True and from the system otherwise; B is
@@ -64,6 +75,11 @@ def ar_scores(aggregate: Aggregate, baseline: Stats, system: Stats, masks: np.nd
     both = concat(baseline, system)
     own = np.arange(n, dtype=np.int64)
     other = own + n
+    if batch is not None:
+        masks = np.asarray(masks, dtype=bool)
+        out_a = resampled_scores(aggregate, both, np.where(masks, own, other), keys, batch=batch)
+        out_b = resampled_scores(aggregate, both, np.where(masks, other, own), keys, batch=batch)
+        return out_a, out_b
     out_a = {key: np.empty(len(masks), dtype=float) for key in keys}
     out_b = {key: np.empty(len(masks), dtype=float) for key in keys}
     for row, mask in enumerate(masks):

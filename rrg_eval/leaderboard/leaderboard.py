@@ -348,10 +348,12 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                 keys.append(full)
                 key_info[full] = KeyInfo(metric=label, kind=metric.kind_of(key),
                                          higher_is_better=metric.higher_is_better(key))
-            boot_scores = [rs.resampled_scores(metric.aggregate, st, boot, run.keys) for st in run.stats]
+            boot_scores = [rs.resampled_scores(metric.aggregate, st, boot, run.keys,
+                                               batch=metric.aggregate_resamples) for st in run.stats]
             if test == "bootstrap":
                 test_scores = boot_scores if test_idx is boot else [
-                    rs.resampled_scores(metric.aggregate, st, test_idx, run.keys) for st in run.stats]
+                    rs.resampled_scores(metric.aggregate, st, test_idx, run.keys,
+                                          batch=metric.aggregate_resamples) for st in run.stats]
             for i in range(n_systems):
                 for key in run.keys:
                     full = prefix + key
@@ -361,7 +363,8 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                     continue
                 identical = rs.stats_identical(run.stats[0], run.stats[i])
                 if test == "ar" and not identical:
-                    ar_a, ar_b = rs.ar_scores(metric.aggregate, run.stats[0], run.stats[i], test_idx, run.keys)
+                    ar_a, ar_b = rs.ar_scores(metric.aggregate, run.stats[0], run.stats[i], test_idx, run.keys,
+                                               batch=metric.aggregate_resamples)
                 for key in run.keys:
                     full = prefix + key
                     observed = scores[i][full] - scores[0][full]

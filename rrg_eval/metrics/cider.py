@@ -14,16 +14,17 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..normalize import Normalization, normalize
-from ..option_spec import option
+from ..option_spec import option, positive
 from ..stats import Stats
 from .base import Metric, RunContext
 
 N = 4
+MEMO_TEXTS = 100_000
 
 
 class _Grams(NamedTuple):
@@ -63,10 +64,15 @@ def _grams(text: str) -> tuple[_Grams, int]:
     return _Grams(ids, tf, order), bigrams
 
 
-def cider_row(prediction: str, reference: str) -> CiderRow:
-    """Statistics of one (prediction, reference) pair."""
-    cand, len_c = _grams(prediction)
-    ref, len_r = _grams(reference)
+def cider_row(prediction: str, reference: str,
+              memo: dict[str, tuple[_Grams, int]] | None = None) -> CiderRow:
+    """Statistics of one (prediction, reference) pair; ``memo`` remembers each text's n-grams across calls."""
+    if memo is None:
+        cand, len_c = _grams(prediction)
+        ref, len_r = _grams(reference)
+    else:
+        cand, len_c = memo.get(prediction) or memo.setdefault(prediction, _grams(prediction))
+        ref, len_r = memo.get(reference) or memo.setdefault(reference, _grams(reference))
     _, match_c, match_r = np.intersect1d(cand.ids, ref.ids, assume_unique=True, return_indices=True)
     return CiderRow(cand, ref, match_c.astype(np.int64), match_r.astype(np.int64), len_c, len_r)
 
@@ -117,11 +123,88 @@ def cider_scores(rows: list[CiderRow], sigma: float) -> np.ndarray:
     return val.mean(axis=1) * 10.0
 
 
+class _Flat(NamedTuple):
+    """Every row's n-grams flattened once, for scoring many resamples of the same rows."""
+
+    n: int
+    vocab_size: int
+    r_v: np.ndarray      # reference n-grams: index into the joint vocabulary
+    r_tf: np.ndarray
+    r_key: np.ndarray    # row * N + order
+    r_row: np.ndarray
+    c_v: np.ndarray      # candidate n-grams
+    c_tf: np.ndarray
+    c_key: np.ndarray
+    mc: np.ndarray       # matched pairs: position in the candidate and reference arrays
+    mr: np.ndarray
+    m_key: np.ndarray
+    delta_sq: np.ndarray  # (len_cand - len_ref) ** 2 per row
+
+
+def _flatten(rows: list[CiderRow]) -> _Flat:
+    n = len(rows)
+    r_ids, r_tf, r_order, r_row = _concat([r.ref for r in rows])
+    c_ids, c_tf, c_order, c_row = _concat([r.cand for r in rows])
+    vocab, inverse = np.unique(np.concatenate([r_ids, c_ids]), return_inverse=True)
+    c_start = np.concatenate([[0], np.cumsum([len(r.cand.ids) for r in rows])[:-1]]).astype(np.int64)
+    r_start = np.concatenate([[0], np.cumsum([len(r.ref.ids) for r in rows])[:-1]]).astype(np.int64)
+    m_sizes = np.fromiter((len(r.match_cand) for r in rows), dtype=np.int64, count=n)
+    m_row = np.repeat(np.arange(n), m_sizes)
+    mc = np.concatenate([r.match_cand for r in rows]).astype(np.int64) + np.repeat(c_start, m_sizes)
+    mr = np.concatenate([r.match_ref for r in rows]).astype(np.int64) + np.repeat(r_start, m_sizes)
+    delta = np.array([r.len_cand - r.len_ref for r in rows], dtype=np.float64)
+    return _Flat(n, len(vocab), inverse[:len(r_ids)], r_tf, r_row * N + r_order, r_row, inverse[len(r_ids):],
+                 c_tf, c_row * N + c_order, mc, mr, m_row * N + c_order[mc], delta ** 2)
+
+
+def cider_resampled(rows: list[CiderRow], indices: np.ndarray, sigma: float) -> np.ndarray:
+    """Corpus CIDEr-D of every resample (row of ``indices``), each with its own document frequencies.
+
+    Equal (to rounding, ~1e-16) to ``mean(cider_scores([rows[i] for i in idx], sigma))`` for each ``idx``: a
+    resample holding a row ``w`` times counts its reference ``w`` times in the document frequencies and its
+    score ``w`` times in the mean. Since every idf is >= 0 (a document frequency never exceeds the resample
+    size), each of the three sums a row needs (squared norms of candidate and reference vectors, clipped dot
+    product) is a fixed sparse matrix times the vector of squared idfs; a resample costs three sparse
+    products instead of rebuilding and re-hashing the rows.
+    """
+    from scipy import sparse
+
+    flat = _flatten(rows)
+    n, v = flat.n, flat.vocab_size
+    ones = np.ones(len(flat.r_v))
+    refs_of_gram = sparse.csr_matrix((ones, (flat.r_v, flat.r_row)), shape=(v, n))
+    r_tf_m, c_tf_m = flat.r_tf[flat.mr], flat.c_tf[flat.mc]
+    sums = sparse.vstack([
+        sparse.csr_matrix((flat.c_tf ** 2, (flat.c_key, flat.c_v)), shape=(n * N, v)),
+        sparse.csr_matrix((flat.r_tf ** 2, (flat.r_key, flat.r_v)), shape=(n * N, v)),
+        sparse.csr_matrix((np.minimum(c_tf_m, r_tf_m) * r_tf_m, (flat.m_key, flat.c_v[flat.mc])), shape=(n * N, v)),
+    ]).tocsr()
+    penalty = np.e ** (-flat.delta_sq / (2 * sigma ** 2))
+    out = np.empty(len(indices), dtype=np.float64)
+    log_int: np.ndarray | None = None
+    for t, idx in enumerate(indices):
+        k = len(idx)
+        if k == 0:
+            out[t] = 0.0
+            continue
+        if log_int is None or len(log_int) <= k:
+            log_int = np.log(np.maximum(1.0, np.arange(k + 1, dtype=np.float64)))  # log max(1, df), df <= k
+        w = np.bincount(idx, minlength=n).astype(np.float64)
+        df = np.rint(refs_of_gram @ w).astype(np.int64)
+        idf_sq = (np.log(float(k)) - log_int[df]) ** 2
+        norm_c_sq, norm_r_sq, val = (sums @ idf_sq).reshape(3, n, N)
+        norm_c, norm_r = np.sqrt(norm_c_sq), np.sqrt(norm_r_sq)
+        both = (norm_c != 0) & (norm_r != 0)
+        val = np.where(both, val / np.where(both, norm_c * norm_r, 1.0), val)
+        out[t] = float(np.dot(w, val.mean(axis=1) * 10.0 * penalty)) / k
+    return out
+
+
 @dataclass(frozen=True)
 class CiderConfig:
     """Options of ``cider``."""
 
-    sigma: float = option(6.0, help="standard deviation of the Gaussian length penalty")
+    sigma: float = option(6.0, help="standard deviation of the Gaussian length penalty", check=positive)
     normalize: Normalization = option("none", sig="norm", help="text normalisation before scoring")
 
 
@@ -136,10 +219,18 @@ class Cider(Metric):
     key_kinds = {"cider": "score"}
     signature_fixed = ("tok:whitespace", "idf:corpus")
 
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        self._memo: dict[str, tuple[_Grams, int]] = {}
+
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
         mode = self.config.normalize
-        return {"rows": [cider_row(normalize(p, mode), normalize(r, mode))
+        # n-grams of each distinct text, kept across calls on this instance (compare scores every system against
+        # the same references); bounded so that a long-lived scorer does not grow without limit
+        if len(self._memo) > MEMO_TEXTS:
+            self._memo.clear()
+        return {"rows": [cider_row(normalize(p, mode), normalize(r, mode), self._memo)
                          for p, r in zip(predictions, references)]}
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
@@ -149,3 +240,8 @@ class Cider(Metric):
 
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
         return {"cider": cider_scores(stats["rows"], self.config.sigma)}
+
+    def aggregate_resamples(self, stats: Stats, indices: np.ndarray) -> dict[str, np.ndarray]:
+        if not stats["rows"]:
+            return {"cider": np.zeros(len(indices))}
+        return {"cider": cider_resampled(stats["rows"], np.asarray(indices, dtype=np.int64), self.config.sigma)}

@@ -25,6 +25,63 @@ from ..stats import Stats
 from .base import Metric, RunContext
 
 _LINE_BREAK = re.compile(r"\r\n|[\r\n]")
+_JAVA_PROBLEM = re.compile(r"(Exception|Error)\b")
+
+# Meteor 1.5's scoring of its sufficient statistics, for scoring many resamples without a round trip to the jar.
+# Parameters of ``-l en`` (task "default"): alpha, beta, gamma, delta, and the weights of the exact, stem,
+# synonym and paraphrase modules. The formula is ``MeteorScorer.computeMetrics`` of meteor-1.5.jar (read from its
+# bytecode with ``javap -c``); tests/test_meteor_resample.py checks it against the jar's own EVAL answers.
+ALPHA, BETA, GAMMA, DELTA = 0.85, 0.2, 0.6, 0.75
+MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
+STATS_LENGTH = 23  # tst/ref length, tst/ref function words, 4 x (tst/ref content, tst/ref function), chunks, 2
+
+
+def stats_matrix(stats: list[str]) -> np.ndarray:
+    """Meteor's statistics lines as an ``(n, 23)`` float array, ready to be summed as the jar sums them.
+
+    ``MeteorStats.addStats`` adds every field, except the chunks of a perfect segment (all words matched in one
+    chunk), which count 0; that rule is applied here, so a corpus (or resample) is a plain sum of rows.
+    """
+    if not stats:
+        return np.zeros((0, STATS_LENGTH))
+    m = np.array([[float(v) for v in line.split()] for line in stats], dtype=np.float64)
+    stages = m[:, 4:20].reshape(-1, 4, 4)
+    perfect = ((stages[:, :, 0].sum(axis=1) + stages[:, :, 2].sum(axis=1) == m[:, 0])
+               & (stages[:, :, 1].sum(axis=1) + stages[:, :, 3].sum(axis=1) == m[:, 1]) & (m[:, 20] == 1))
+    m[perfect, 20] = 0.0
+    return m
+
+
+def meteor_from_sums(s: np.ndarray) -> np.ndarray:
+    """METEOR of summed statistics, one row each (``(r, 23)`` -> ``(r,)``), as ``computeMetrics`` does it.
+
+    Rows come from :func:`stats_matrix` (perfect segments carry 0 chunks); a single segment's score is the
+    same either way, since a perfect one scores its f-mean.
+    """
+    s = np.atleast_2d(np.asarray(s, dtype=np.float64))
+    t_len, r_len, t_fw, r_fw = s[:, 0], s[:, 1], s[:, 2], s[:, 3]
+    stages = s[:, 4:20].reshape(-1, 4, 4)  # stage x (tst content, ref content, tst function, ref function)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_wlen = DELTA * (t_len - t_fw) + (1 - DELTA) * t_fw
+        r_wlen = DELTA * (r_len - r_fw) + (1 - DELTA) * r_fw
+        t_wm = np.zeros(len(s))
+        r_wm = np.zeros(len(s))
+        for i, w in enumerate(MODULE_WEIGHTS):  # content matches of every stage first, as the jar adds them
+            t_wm = t_wm + stages[:, i, 0] * w * DELTA
+            r_wm = r_wm + stages[:, i, 1] * w * DELTA
+        for i, w in enumerate(MODULE_WEIGHTS):
+            t_wm = t_wm + stages[:, i, 2] * w * (1 - DELTA)
+            r_wm = r_wm + stages[:, i, 3] * w * (1 - DELTA)
+        precision = t_wm / t_wlen
+        recall = r_wm / r_wlen
+        f_mean = 1.0 / ((1 - ALPHA) / precision + ALPHA / recall)
+        t_total = stages[:, :, 0].sum(axis=1) + stages[:, :, 2].sum(axis=1)
+        r_total = stages[:, :, 1].sum(axis=1) + stages[:, :, 3].sum(axis=1)
+        chunks = s[:, 20]
+        perfect = (t_total == t_len) & (r_total == r_len) & (chunks == 1)
+        frag = np.where(perfect, 0.0, chunks / ((s[:, 21] + s[:, 22]) / 2))
+        score = f_mean * (1 - GAMMA * np.power(frag, BETA))
+    return np.where(np.isnan(score), 0.0, np.maximum(score, 0.0))
 
 
 def bundled_jar() -> Path | None:
@@ -58,10 +115,16 @@ class _MeteorProcess:
                                       stderr=self._stderr)
         self._lock = threading.Lock()
 
-    def _fail(self, what: str) -> MetricError:
+    def _fail(self, what: str, answered: int) -> MetricError:
         self._stderr.seek(0)
-        tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-5:]
-        return MetricError(f"meteor: the Meteor jar stopped while {what}: " + (" / ".join(tail) or "no message"))
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        cause = next((ln.strip() for ln in lines if _JAVA_PROBLEM.search(ln) and not ln.lstrip().startswith("at ")),
+                     None)
+        shown = cause or (" / ".join(lines[-5:]) or "no message")
+        error = MetricError(f"meteor: the Meteor jar stopped while {what}: {shown}")
+        error.answered = answered  # type: ignore[attr-defined]  # lines answered before it stopped
+        error.cause = cause or ""  # type: ignore[attr-defined]
+        return error
 
     def _exchange(self, lines: list[str], n_answers: int, what: str) -> list[str]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -83,11 +146,11 @@ class _MeteorProcess:
                 raw = self._proc.stdout.readline()
                 if not raw:
                     writer.join(1)
-                    raise self._fail(what)
+                    raise self._fail(what, len(answers))
                 answers.append(raw.decode().strip())
             writer.join()
             if error:
-                raise self._fail(what)
+                raise self._fail(what, len(answers))
         return answers
 
     def statistics(self, hypotheses: list[str], references: list[str]) -> list[str]:
@@ -158,12 +221,35 @@ class Meteor(Metric):
         # the jar reads one command per line and Java ends lines at \r too: every line break becomes a space
         hyps = [_LINE_BREAK.sub(" ", normalize(p, mode)) for p in predictions]
         refs = [_LINE_BREAK.sub(" ", normalize(r, mode)) for r in references]
-        return {"meteor_stats": self._running().statistics(hyps, refs)}
+        try:
+            return {"meteor_stats": self._running().statistics(hyps, refs)}
+        except MetricError as exc:
+            self.close()  # the jar is gone; a later call starts a new one
+            at = getattr(exc, "answered", None)
+            if at is None or at >= len(ids):
+                raise
+            words = max(len(hyps[at].split()), len(refs[at].split()))
+            raise MetricError(
+                f"meteor: report {ids[at]!r} ({words:,} words) stopped the Meteor jar "
+                f"({getattr(exc, 'cause', '') or 'no message'}); Meteor 1.5 cannot align it (reports this long "
+                "exhaust its aligner or its 2 GB heap): shorten it, or leave meteor out (--metrics ...)") from None
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
         if not stats["meteor_stats"]:
             return {"meteor": 0.0}
         return {"meteor": self._running().evaluate(stats["meteor_stats"])[1]}
+
+    def aggregate_resamples(self, stats: Stats, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Every resample's corpus METEOR from summed statistics (``meteor_from_sums``), no jar round trips."""
+        matrix = stats_matrix(stats["meteor_stats"])
+        indices = np.asarray(indices, dtype=np.int64)
+        out = np.zeros(len(indices))
+        if len(matrix):
+            for start in range(0, len(indices), 256):  # (chunk, n) counts x (n, 23) statistics
+                block = indices[start:start + 256]
+                counts = np.stack([np.bincount(idx, minlength=len(matrix)) for idx in block]).astype(np.float64)
+                out[start:start + len(block)] = meteor_from_sums(counts @ matrix)
+        return {"meteor": out}
 
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
         if not stats["meteor_stats"]:

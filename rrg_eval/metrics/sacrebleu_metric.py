@@ -6,15 +6,55 @@ its paired significance tests resample; the corpus score is ``_compute_score_fro
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..normalize import Normalization, normalize
-from ..option_spec import option
+from ..option_spec import non_negative, option
 from ..stats import Stats
 from .base import Metric, RunContext
+
+
+def _tokenizers() -> list[str]:
+    """The tokenizer names the installed sacrebleu accepts."""
+    from sacrebleu.metrics import bleu
+
+    return list(bleu._TOKENIZERS)
+
+
+def _smooth_methods() -> list[str]:
+    from sacrebleu.metrics import BLEU
+
+    return list(BLEU.SMOOTH_DEFAULTS)
+
+
+@contextlib.contextmanager
+def captured_log(sink: list[str]) -> Iterator[None]:
+    """Route sacrebleu's log records (e.g. "That's 100 lines that end in a tokenized period") into ``sink``.
+
+    sacrebleu logs warnings about its input through the ``sacrebleu`` logger; without this they leak to standard
+    error and are missing from the result's warnings.
+    """
+    logger = logging.getLogger("sacrebleu")
+
+    class _Sink(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sink.append(" ".join(record.getMessage().split()))
+
+    handler = _Sink(level=logging.WARNING)
+    old_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = old_propagate
 
 
 @dataclass(frozen=True)
@@ -22,9 +62,12 @@ class SacreBleuConfig:
     """Options of ``sacrebleu``; names are ``sacrebleu.metrics.BLEU``'s arguments."""
 
     lowercase: bool = option(False, help="lower-case before scoring (sacrebleu -lc)", in_signature=False)
-    tokenize: str = option("13a", help="sacrebleu tokenizer (13a, intl, char, none, ...)", in_signature=False)
-    smooth_method: str = option("exp", help="smoothing: exp, floor, add-k, none", in_signature=False)
-    smooth_value: float | None = option(None, help="smoothing value for floor / add-k", in_signature=False)
+    tokenize: str = option("13a", help="sacrebleu tokenizer (13a, intl, char, none, ...)", in_signature=False,
+                           choices=_tokenizers)
+    smooth_method: str = option("exp", help="smoothing: exp, floor, add-k, none", in_signature=False,
+                                choices=_smooth_methods)
+    smooth_value: float | None = option(None, help="smoothing value for floor / add-k", in_signature=False,
+                                        check=non_negative)
     effective_order: bool = option(False, help="use effective order (sentence-level BLEU)", in_signature=False)
     normalize: Normalization = option("none", sig="norm", help="text normalisation before scoring")
 
@@ -68,7 +111,11 @@ class SacreBleu(Metric):
         mode = self.config.normalize
         hyps = [normalize(p, mode) for p in predictions]
         refs = [normalize(r, mode) for r in references]
-        rows = self._scorer()._extract_corpus_statistics(hyps, [refs])
+        logged: list[str] = []
+        with captured_log(logged):
+            rows = self._scorer()._extract_corpus_statistics(hyps, [refs])
+        for message in dict.fromkeys(logged):
+            context.warn(self.name, message)
         return {"counts": np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)}
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
