@@ -165,3 +165,14 @@ def test_csv_stray_carriage_return_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"id,report\na,x\rb\n")
     with pytest.raises(InputError, match=r"preds.csv:2: a carriage return \(\\r\) inside an unquoted field"):
         read_reports(path)
+
+
+def test_deeply_nested_or_binary_config_file_is_a_config_error(tmp_path, refs_file, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The --config YAML is an input file too: deep nesting raised RecursionError, bad bytes UnicodeDecodeError."""
+    config = tmp_path / "c.yaml"
+    for content, message in ((b"[" * 2_000, "nested too deeply to read"), (b"bleu: {\xff: 1}\n", "not valid UTF-8")):
+        config.write_bytes(content)
+        code = main(["score", str(refs_file), str(refs_file), "--metrics", "bleu", "--no-cache",
+                     "--config", str(config)])
+        assert code == 2 and capsys.readouterr().err == f"rrg-eval: error: {config}: {message}" + (
+            " (byte 0xff at offset 7)\n" if "UTF" in message else "\n")
