@@ -39,7 +39,10 @@ def load_config_file(path: str | os.PathLike) -> Options:
     if not p.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        # libyaml when present: PyYAML's pure-Python scanner is quadratic in the nesting depth ("[" * 100_000
+        # stalls for hours); libyaml refuses deep nesting at once.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:

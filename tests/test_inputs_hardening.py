@@ -168,11 +168,15 @@ def test_csv_stray_carriage_return_is_named(tmp_path: Path) -> None:
 
 
 def test_deeply_nested_or_binary_config_file_is_a_config_error(tmp_path, refs_file, capsys) -> None:  # type: ignore[no-untyped-def]
-    """The --config YAML is an input file too: deep nesting raised RecursionError, bad bytes UnicodeDecodeError."""
+    """The --config YAML is an input file too: deep nesting raised RecursionError (after minutes in PyYAML's
+    quadratic pure-Python scanner), bad bytes UnicodeDecodeError."""
+    import time
+
     config = tmp_path / "c.yaml"
-    for content, message in ((b"[" * 2_000, "nested too deeply to read"), (b"bleu: {\xff: 1}\n", "not valid UTF-8")):
+    for content, message in ((b"[" * 100_000, "not valid YAML"), (b"bleu: {\xff: 1}\n", "not valid UTF-8")):
         config.write_bytes(content)
+        start = time.perf_counter()
         code = main(["score", str(refs_file), str(refs_file), "--metrics", "bleu", "--no-cache",
                      "--config", str(config)])
-        assert code == 2 and capsys.readouterr().err == f"rrg-eval: error: {config}: {message}" + (
-            " (byte 0xff at offset 7)\n" if "UTF" in message else "\n")
+        assert time.perf_counter() - start < 2.0
+        assert code == 2 and capsys.readouterr().err.startswith(f"rrg-eval: error: {config}: {message}")
