@@ -29,9 +29,12 @@ PathLike = str | os.PathLike
 
 def resolve_output(path: PathLike) -> str:
     """The file a write to ``path`` lands in: every symlink followed (a dangling link names its future target)."""
-    real = os.path.realpath(os.fspath(path))
+    given = os.fspath(path)
+    real = os.path.realpath(given)
     if os.path.islink(real):  # realpath stops inside a loop of links
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fspath(path))
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), given)
+    if not os.path.lexists(real) and os.path.exists(given):
+        return given  # a /proc "magic" link (/dev/stdout -> /proc/self/fd/1 -> pipe:[N]): open it as given
     return real
 
 

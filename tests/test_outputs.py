@@ -277,3 +277,16 @@ def test_cli_writes_through_a_symlink_and_a_fifo(files, capsys, tmp_path: Path) 
     assert link.is_symlink() and "bleu4" in json.loads(target.read_text())["scores"]
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert [json.loads(line)["id"] for line in got[0].decode().splitlines()] == ["a", "b"]
+
+
+def test_out_dev_stdout_writes_to_the_pipe(files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--out /dev/stdout`` resolves through /proc to ``pipe:[N]``, which is no path: it is opened as given."""
+    import subprocess
+    import sys
+
+    preds, refs = files
+    proc = subprocess.run([sys.executable, "-m", "rrg_eval", "score", str(preds), str(refs), "--metrics", "bleu",
+                           "--no-cache", "--format", "csv", "--out", "/dev/stdout"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("{") and "metric,key,value,signature" in proc.stdout
