@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rrg_eval.errors import InputError
-from rrg_eval.inputs import iter_json_lines
+from rrg_eval.inputs import check_unicode, iter_json_lines
 from rrg_eval.outputs import write_text
 
 
@@ -31,7 +31,7 @@ def read_studies(path: str | os.PathLike, *, text_field: str = "report", require
     for number, row in iter_json_lines(path):
         if "id" not in row:
             raise InputError('missing field "id"', path=name, line=number, field="id")
-        rid = str(row["id"])
+        rid = check_unicode(str(row["id"]), path=name, line=number, field="id")
         if rid in seen:
             raise InputError(f'duplicate id "{rid}" (first seen on line {seen[rid]})', path=name, line=number)
         seen[rid] = number
@@ -45,6 +45,8 @@ def read_studies(path: str | os.PathLike, *, text_field: str = "report", require
         if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
             raise InputError(f'field "{images_field}" must be a list of file names', path=name, line=number,
                              field=images_field)
+        if isinstance(report, str):
+            check_unicode(report, path=name, line=number, field=text_field)
         studies.append(Study(id=rid, report=report if isinstance(report, str) else "", images=tuple(images),
                              fields=row))
     if not studies:

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,21 @@ class ReportSet:
         return list(self.texts)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_unicode(value: str, *, path: str, line: int | None, field: str, what: str | None = None) -> str:
+    """``value`` unchanged, or an InputError if it holds a lone surrogate (JSON ``"\\ud800"`` without its pair),
+    which no UTF-8 output, hash or tokenizer can take."""
+    bad = _SURROGATE.search(value)
+    if bad:
+        code = ord(bad.group())
+        subject = what or f'field "{field}"'
+        raise InputError(f'{subject} holds an unpaired surrogate (a "\\u{code:04x}" escape without its pair): '
+                         "not valid Unicode text", path=path, line=line, field=field)
+    return value
+
+
 def _clean_id(value: Any, *, path: str, line: int, id_field: str) -> str:
     if isinstance(value, bool) or value is None:
         raise InputError(f'field "{id_field}" must be a string or an integer, got {value!r}',
@@ -45,7 +61,7 @@ def _clean_id(value: Any, *, path: str, line: int, id_field: str) -> str:
     if isinstance(value, str):
         if not value.strip():
             raise InputError(f'field "{id_field}" is empty', path=path, line=line, field=id_field)
-        return value
+        return check_unicode(value, path=path, line=line, field=id_field)
     raise InputError(f'field "{id_field}" must be a string or an integer, got {type(value).__name__}',
                      path=path, line=line, field=id_field)
 
@@ -65,7 +81,7 @@ def _row_to_report(row: Any, *, path: str, line: int, id_field: str, text_field:
         got = "null" if text is None else type(text).__name__
         raise InputError(f'field "{text_field}" must be a string, got {got}', path=path, line=line,
                          field=text_field)
-    return rid, text
+    return rid, check_unicode(text, path=path, line=line, field=text_field)
 
 
 def _decode_lines(path: str, data: bytes) -> Iterator[tuple[int, str]]:
@@ -274,7 +290,7 @@ def as_report_set(obj: Any, *, role: str, id_field: str = "id", text_field: str 
                 raise InputError(f'text of id "{rid}" must be a string, got {type(text).__name__}', path=role)
             if rid in texts:
                 raise InputError(f'duplicate id "{rid}"', path=role)
-            texts[rid] = text
+            texts[rid] = check_unicode(text, path=role, line=None, field="text", what=f'text of id "{rid}"')
         if not texts:
             raise InputError("no reports given", path=role)
         return ReportSet(source=role, texts=texts)
@@ -283,7 +299,7 @@ def as_report_set(obj: Any, *, role: str, id_field: str = "id", text_field: str 
         for index, text in enumerate(obj):
             if not isinstance(text, str):
                 raise InputError(f"item {index} must be a string, got {type(text).__name__}", path=role)
-            texts[str(index)] = text
+            texts[str(index)] = check_unicode(text, path=role, line=None, field="text", what=f"item {index}")
         if not texts:
             raise InputError("no reports given", path=role)
         return ReportSet(source=role, texts=texts)

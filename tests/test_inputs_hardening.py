@@ -180,3 +180,20 @@ def test_deeply_nested_or_binary_config_file_is_a_config_error(tmp_path, refs_fi
                      "--config", str(config)])
         assert time.perf_counter() - start < 2.0
         assert code == 2 and capsys.readouterr().err.startswith(f"rrg-eval: error: {config}: {message}")
+
+
+def test_unpaired_surrogate_is_an_input_error(tmp_path, refs_file, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Trying it as a user: a JSON "\\ud800" escape (valid JSON, not valid Unicode) passed the reader and crashed
+    the run later with UnicodeEncodeError (references digest, outputs)."""
+    path = tmp_path / "preds.jsonl"
+    path.write_text('{"id": "a", "report": "x"}\n{"id": "b", "report": "heart \\udc00 normal ."}\n', encoding="utf-8")
+    code, err = _error(capsys, path, refs_file)
+    assert code == 2 and err == (f'rrg-eval: error: {path}:2: field "report" holds an unpaired surrogate '
+                                 '(a "\\udc00" escape without its pair): not valid Unicode text\n')
+    path.write_text('{"id": "\\ud800", "report": "x"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r'preds.jsonl:1: field "id" holds an unpaired surrogate'):
+        read_studies(path)
+    import rrg_eval
+
+    with pytest.raises(InputError, match=r'text of id "a" holds an unpaired surrogate'):
+        rrg_eval.score(predictions={"a": "x\udc00"}, references={"a": "x"}, metrics=["bleu"])

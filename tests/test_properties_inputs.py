@@ -51,6 +51,8 @@ def _check(tmp_path: Path, suffix: str, data: bytes) -> ReportSet | None:
     if result is not None:
         assert len(result) > 0 and all(isinstance(t, str) for t in result.texts.values())
         assert set(result.lines) == set(result.texts)
+        for rid, text in result.texts.items():  # every id and text can be hashed, tokenised and written as UTF-8
+            rid.encode("utf-8"), text.encode("utf-8")
     return result
 
 
