@@ -10,7 +10,7 @@ import csv
 import io
 import json
 
-from .escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text
+from .escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text, one_line
 from .result import KeyInfo, Result
 from .version import __version__
 
@@ -53,8 +53,8 @@ def render_table(result: Result) -> str:
     width = max([len("metric")] + [len(label) for label, _ in rows])
     vwidth = max([len("value")] + [len(value) for _, value in rows])
     lines = [_header(result), "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
-    lines += [f"{label:<{width}}  {value:>{vwidth}}" for label, value in rows]
-    lines += _footer(result, bullet="  ", code=lambda s: s)
+    lines += [f"{one_line(label):<{width}}  {value:>{vwidth}}" for label, value in rows]
+    lines += _footer(result, bullet="  ", code=one_line, text=one_line)
     return "\n".join(lines) + "\n"
 
 

@@ -148,3 +148,14 @@ def test_plot_takes_names_as_text() -> None:
     systems = [dataclasses.replace(lb.systems[0], name="$\\frac$"), *lb.systems[1:]]
     png = dataclasses.replace(lb, baseline="$\\frac$", systems=systems).plot("png")  # mathtext would raise
     assert png.startswith(b"\x89PNG")
+
+
+def test_terminal_tables_carry_no_control_characters() -> None:
+    """A name with an ANSI escape (``\\x1b[2J`` clears the screen) or a line break reached the terminal raw."""
+    lb = hostile_leaderboard()
+    name = "ev\x1b[2Jil\nx"
+    systems = [dataclasses.replace(lb.systems[0], name=name), *lb.systems[1:]]
+    lb = dataclasses.replace(lb, systems=systems, baseline=name, warnings=[f"{name}: empty"])
+    for text in (lb.render("table"), render_result(hostile_result(), "table")):
+        assert "\x1b" not in text and "\r" not in text
+    assert "ev [2Jil x (baseline)" in lb.render("table")

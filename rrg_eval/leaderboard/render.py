@@ -12,7 +12,7 @@ import io
 import math
 
 from ..errors import ConfigError
-from ..escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text
+from ..escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text, one_line
 from ..render import display_label, display_value
 from ..version import __version__
 from .leaderboard import Leaderboard, SystemScores
@@ -142,10 +142,10 @@ def render_table(lb: Leaderboard) -> str:
     table.add_column("mean rank", justify="right", no_wrap=True)
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
-            table.add_row(f"[{section}]", *([""] * (len(columns) + 1)))
+            table.add_row(f"[{one_line(section)}]", *([""] * (len(columns) + 1)))
         for entry in lb.systems:
             cells = [f"{cell_value(lb, entry, k[b])}\n{cell_ci(lb, entry, k[b])}" if k[b] else "" for _, k in columns]
-            table.add_row(system_label(lb, entry), *cells, _rank_text(block_mean_rank(entry, block_keys)))
+            table.add_row(one_line(system_label(lb, entry)), *cells, _rank_text(block_mean_rank(entry, block_keys)))
         if b < len(blocks) - 1:
             table.add_section()
     out = io.StringIO()
@@ -153,7 +153,7 @@ def render_table(lb: Leaderboard) -> str:
                       emoji=False, markup=False, legacy_windows=False)
     console.print(table)
     body = "\n".join(line.rstrip() for line in out.getvalue().splitlines())
-    lines = [body, ""] + footer_lines(lb) + _extra_lines(lb, bullet="  ", code=lambda s: s)
+    lines = [body, ""] + footer_lines(lb, name=one_line) + _extra_lines(lb, bullet="  ", code=one_line, text=one_line)
     return "\n".join(lines) + "\n"
 
 
