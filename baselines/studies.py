@@ -54,13 +54,18 @@ def read_studies(path: str | os.PathLike, *, text_field: str = "report", require
     return studies
 
 
-def write_predictions(path: str | os.PathLike, predictions: dict[str, str],
-                      extra: dict[str, dict[str, Any]] | None = None) -> None:
-    """Write ``{"id", "report", ...extra}`` JSON Lines (the format ``rrg-eval score`` reads), atomically."""
+def predictions_jsonl(predictions: dict[str, str], extra: dict[str, dict[str, Any]] | None = None) -> str:
+    """``{"id", "report", ...extra}`` JSON Lines (the format ``rrg-eval score`` reads)."""
     lines = []
     for rid, text in predictions.items():
         row: dict[str, Any] = {"id": rid, "report": text}
         if extra and rid in extra:
             row.update(extra[rid])
         lines.append(json.dumps(row, ensure_ascii=False))
-    write_text(path, "".join(line + "\n" for line in lines))
+    return "".join(line + "\n" for line in lines)
+
+
+def write_predictions(path: str | os.PathLike, predictions: dict[str, str],
+                      extra: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write :func:`predictions_jsonl` to ``path`` (atomically for a regular file, see ``rrg_eval.outputs``)."""
+    write_text(path, predictions_jsonl(predictions, extra))

@@ -272,7 +272,7 @@ def _run_baseline(args: argparse.Namespace) -> int:
     if args.baseline_command in ("run", "generate"):  # train's --out is a run folder
         check_outputs({"--out": args.out}, {"--train": getattr(args, "train", None), "--test": args.test})
     try:
-        from rrg_baselines.studies import read_studies, write_predictions
+        from rrg_baselines.studies import predictions_jsonl, read_studies
     except ImportError:
         raise ConfigError("the baselines package is not installed: pip install 'rrg-eval[baselines]'") from None
     if args.baseline_command == "run":
@@ -292,7 +292,8 @@ def _run_baseline(args: argparse.Namespace) -> int:
         preds = run_text_baseline(args.name, train, test, seed=args.seed, encoder=encoder,
                                   progress=lambda what, done, total: _baseline_progress(
                                       what, {"done": done, "total": total}))
-        write_predictions(args.out, preds)
+        if _report_unwritten(_write_or_print(args.out, predictions_jsonl(preds))):
+            return 2
         print(f"wrote {len(preds)} {args.name} reports to {args.out}", file=sys.stderr)
         return 0
     if args.baseline_command == "train":
@@ -316,10 +317,12 @@ def _run_baseline(args: argparse.Namespace) -> int:
     generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
                                  max_new_tokens=args.max_new_tokens,
                                  progress=_baseline_progress)
-    write_predictions(args.out, {g.id: g.report for g in generated},
-                      extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
-                                    **({"sections": g.sections, "section_confidence": g.section_confidence}
-                                       if g.sections else {})} for g in generated})
+    text = predictions_jsonl({g.id: g.report for g in generated},
+                             extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
+                                           **({"sections": g.sections, "section_confidence": g.section_confidence}
+                                              if g.sections else {})} for g in generated})
+    if _report_unwritten(_write_or_print(args.out, text)):
+        return 2
     print(f"wrote {len(generated)} reports to {args.out}", file=sys.stderr)
     return 0
 # ------------------------------------------------------------------------------------------------ end baseline
@@ -342,6 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _per_report_text(result) -> str:  # type: ignore[no-untyped-def]
     lines = [json.dumps(r, ensure_ascii=False) for r in result.per_report_records()]
     return "".join(line + "\n" for line in lines)
+
+
+def _write_or_print(path: str, text: str) -> list[str]:
+    """Write ``text`` to ``path``; if that fails, print it to stdout so that nothing computed is lost."""
+    from .outputs import write_all
+
+    failed = write_all([(path, text)])
+    if failed:
+        sys.stdout.write(text)
+    return failed
 
 
 def _report_unwritten(failed: list[str]) -> int:

@@ -290,3 +290,18 @@ def test_out_dev_stdout_writes_to_the_pipe(files, tmp_path: Path) -> None:  # ty
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("{") and "metric,key,value,signature" in proc.stdout
+
+
+def test_baseline_predictions_are_printed_when_the_write_fails(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    train = _jsonl(tmp_path / "train.jsonl", REFS)
+    test = _jsonl(tmp_path / "t.jsonl", [{"id": "x", "report": ""}])
+
+    def disk_full(path, data):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(outputs, "_write", disk_full)
+    code = main(["baseline", "run", "constant", "--train", str(train), "--test", str(test),
+                 "--out", str(tmp_path / "p.jsonl")])
+    captured = capsys.readouterr()
+    assert code == 2 and "No space left on device" in captured.err
+    assert [json.loads(line)["id"] for line in captured.out.splitlines()] == ["x"]
