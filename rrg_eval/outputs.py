@@ -94,11 +94,13 @@ class Need:
 
 
 def _same_file_key(path: str) -> tuple[int, int] | None:
+    """``(device, inode)`` of the regular file ``path`` names after links; None for new paths and devices/FIFOs
+    (writing through to ``/dev/null`` or a pipe destroys nothing, so it may appear twice)."""
     try:
         st = os.stat(path)  # follows links
     except (OSError, ValueError):
         return None
-    return st.st_dev, st.st_ino
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def _nearest_existing(folder: str) -> str:
@@ -165,7 +167,8 @@ def check_outputs(outputs: Mapping[str, PathLike | None], inputs: Mapping[str, P
             real = resolve_output(path)
         except OSError:
             real = path
-        if real in seen:
+        special = os.path.exists(real) and not os.path.isfile(real) and not os.path.isdir(real)
+        if real in seen and not special:
             problems.append(f"{path}: {label} is the same file as {seen[real]}")
             continue
         seen[real] = f"{label} ({path})"

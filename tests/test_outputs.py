@@ -305,3 +305,10 @@ def test_baseline_predictions_are_printed_when_the_write_fails(tmp_path, capsys,
     captured = capsys.readouterr()
     assert code == 2 and "No space left on device" in captured.err
     assert [json.loads(line)["id"] for line in captured.out.splitlines()] == ["x"]
+
+
+def test_a_fifo_may_be_named_twice_and_as_input(tmp_path: Path) -> None:
+    """Writing through to a device or FIFO destroys nothing: only regular files are guarded."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    check_outputs({"--out": fifo, "--per-report": fifo}, {"references": fifo})
