@@ -183,6 +183,23 @@ def no_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api, "build_metrics", refuse)
 
 
+def _refuse_compare(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if a leaderboard is computed (the API, and the CLI's own binding of it where it has one)."""
+    import importlib
+
+    import rrg_eval.leaderboard as lb_pkg
+
+    def refuse(**kwargs):  # type: ignore[no-untyped-def]
+        pytest.fail("compared before the output check")
+
+    monkeypatch.setattr(lb_pkg, "compare", refuse)
+    try:
+        cli_compare = importlib.import_module("rrg_eval.cli.compare")
+    except ImportError:  # a single-module CLI imports the API when it runs
+        return
+    monkeypatch.setattr(cli_compare, "compare_api", refuse, raising=False)
+
+
 @pytest.mark.parametrize("flag", ["--out", "--per-report"])
 def test_score_refuses_an_input_as_output(files, capsys, no_scoring, flag: str) -> None:  # type: ignore[no-untyped-def]
     """Regression: ``score good.jsonl refs.jsonl --out refs.jsonl`` exited 0 and the references were gone."""
@@ -196,13 +213,11 @@ def test_score_refuses_an_input_as_output(files, capsys, no_scoring, flag: str) 
 
 
 def test_compare_refuses_an_input_as_output(files, capsys, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import rrg_eval.leaderboard as lb_pkg
-
     preds, refs = files
     before = refs.read_bytes()
     link = tmp_path / "alias.jsonl"
     link.symlink_to(preds)
-    monkeypatch.setattr(lb_pkg, "compare", lambda **kw: pytest.fail("compared before the output check"))
+    _refuse_compare(monkeypatch)
     for out in (refs, link):
         code = main(["compare", str(preds), "--refs", str(refs), "--metrics", "bleu", "--no-cache",
                      "--format", "csv", "--out", str(out)])
@@ -221,12 +236,10 @@ def test_baseline_run_refuses_an_input_as_output(tmp_path: Path, capsys) -> None
 
 
 def test_plot_without_matplotlib_fails_before_work(files, capsys, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import rrg_eval.leaderboard as lb_pkg
-
     real_find_spec = outputs.importlib.util.find_spec
     monkeypatch.setattr(outputs.importlib.util, "find_spec",
                         lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a))
-    monkeypatch.setattr(lb_pkg, "compare", lambda **kw: pytest.fail("compared before the output check"))
+    _refuse_compare(monkeypatch)
     preds, refs = files
     code = main(["compare", str(preds), "--refs", str(refs), "--metrics", "bleu", "--no-cache",
                  "--plot", str(tmp_path / "p.png")])
