@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from rrg_eval.atomic import write_text_atomic
 from rrg_eval.errors import InputError
+from rrg_eval.inputs import check_unicode, iter_json_lines
+from rrg_eval.outputs import write_text
 
 
 @dataclass(frozen=True)
@@ -24,25 +24,14 @@ class Study:
 
 def read_studies(path: str | os.PathLike, *, text_field: str = "report", require_report: bool = True,
                  images_field: str = "images") -> list[Study]:
-    """Read a JSON Lines file of studies; errors name the file, line and field."""
-    p = Path(path)
+    """Read a JSON Lines file of studies (the package's one JSONL reader); errors name the file, line and field."""
     name = str(path)
-    if not p.is_file():
-        raise InputError("no such file", path=name)
     studies: list[Study] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=name, line=number) from None
-        if not isinstance(row, dict):
-            raise InputError("expected a JSON object", path=name, line=number)
+    for number, row in iter_json_lines(path):
         if "id" not in row:
             raise InputError('missing field "id"', path=name, line=number, field="id")
-        rid = str(row["id"])
+        rid = check_unicode(str(row["id"]), path=name, line=number, field="id")
         if rid in seen:
             raise InputError(f'duplicate id "{rid}" (first seen on line {seen[rid]})', path=name, line=number)
         seen[rid] = number
@@ -56,6 +45,8 @@ def read_studies(path: str | os.PathLike, *, text_field: str = "report", require
         if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
             raise InputError(f'field "{images_field}" must be a list of file names', path=name, line=number,
                              field=images_field)
+        if isinstance(report, str):
+            check_unicode(report, path=name, line=number, field=text_field)
         studies.append(Study(id=rid, report=report if isinstance(report, str) else "", images=tuple(images),
                              fields=row))
     if not studies:
@@ -63,13 +54,18 @@ def read_studies(path: str | os.PathLike, *, text_field: str = "report", require
     return studies
 
 
-def write_predictions(path: str | os.PathLike, predictions: dict[str, str],
-                      extra: dict[str, dict[str, Any]] | None = None) -> None:
-    """Write ``{"id", "report", ...extra}`` JSON Lines (the format ``rrg-eval score`` reads), atomically."""
+def predictions_jsonl(predictions: dict[str, str], extra: dict[str, dict[str, Any]] | None = None) -> str:
+    """``{"id", "report", ...extra}`` JSON Lines (the format ``rrg-eval score`` reads)."""
     lines = []
     for rid, text in predictions.items():
         row: dict[str, Any] = {"id": rid, "report": text}
         if extra and rid in extra:
             row.update(extra[rid])
         lines.append(json.dumps(row, ensure_ascii=False))
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    return "".join(line + "\n" for line in lines)
+
+
+def write_predictions(path: str | os.PathLike, predictions: dict[str, str],
+                      extra: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write :func:`predictions_jsonl` to ``path`` (atomically for a regular file, see ``rrg_eval.outputs``)."""
+    write_text(path, predictions_jsonl(predictions, extra))

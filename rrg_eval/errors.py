@@ -46,3 +46,9 @@ class MetricError(RrgEvalError):
     """A metric failed while computing."""
 
     exit_code = 1
+
+
+class OutputError(RrgEvalError):
+    """An output path that cannot be written, is an input, or needs a missing package (checked before work)."""
+
+    exit_code = 2

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,21 @@ class ReportSet:
         return list(self.texts)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_unicode(value: str, *, path: str, line: int | None, field: str, what: str | None = None) -> str:
+    """``value`` unchanged, or an InputError if it holds a lone surrogate (JSON ``"\\ud800"`` without its pair),
+    which no UTF-8 output, hash or tokenizer can take."""
+    bad = _SURROGATE.search(value)
+    if bad:
+        code = ord(bad.group())
+        subject = what or f'field "{field}"'
+        raise InputError(f'{subject} holds an unpaired surrogate (a "\\u{code:04x}" escape without its pair): '
+                         "not valid Unicode text", path=path, line=line, field=field)
+    return value
+
+
 def _clean_id(value: Any, *, path: str, line: int, id_field: str) -> str:
     if isinstance(value, bool) or value is None:
         raise InputError(f'field "{id_field}" must be a string or an integer, got {value!r}',
@@ -46,7 +62,7 @@ def _clean_id(value: Any, *, path: str, line: int, id_field: str) -> str:
     if isinstance(value, str):
         if not value.strip():
             raise InputError(f'field "{id_field}" is empty', path=path, line=line, field=id_field)
-        return value
+        return check_unicode(value, path=path, line=line, field=id_field)
     raise InputError(f'field "{id_field}" must be a string or an integer, got {type(value).__name__}',
                      path=path, line=line, field=id_field)
 
@@ -66,7 +82,7 @@ def _row_to_report(row: Any, *, path: str, line: int, id_field: str, text_field:
         got = "null" if text is None else type(text).__name__
         raise InputError(f'field "{text_field}" must be a string, got {got}', path=path, line=line,
                          field=text_field)
-    return rid, text
+    return rid, check_unicode(text, path=path, line=line, field=text_field)
 
 
 def _decode_lines(path: str, data: bytes) -> Iterator[tuple[int, str]]:
@@ -80,24 +96,65 @@ def _decode_lines(path: str, data: bytes) -> Iterator[tuple[int, str]]:
                              "convert the file to UTF-8", path=path, line=number) from None
 
 
-def _read_jsonl(path: str, data: bytes, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
-    for number, text in _decode_lines(path, data):
+def parse_json(text: str, *, path: str, line: int | None = None) -> Any:
+    """``json.loads`` whose every failure is an :class:`InputError` naming the file and line.
+
+    Malformed JSON, nesting deeper than Python's recursion limit allows (``[[[[...]]]]``) and values Python
+    refuses (an integer of more than 4,300 digits) end here as typed errors, never as a traceback.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = line if line is not None else exc.lineno
+        raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=at) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read", path=path, line=line) from None
+    except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        raise InputError(f"unreadable JSON value: {exc}", path=path, line=line) from None
+
+
+def read_input_bytes(path: PathLike) -> bytes:
+    """The bytes of an input file; a missing file, a folder or an unreadable file is an :class:`InputError`."""
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError("no such file", path=name)
+    if p.is_dir():
+        raise InputError("is a folder, expected a file", path=name)
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=name) from None
+
+
+def iter_json_lines(path: PathLike, data: bytes | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSON Lines file (UTF-8, optional BOM).
+
+    The one JSONL reading path of the package (reports here, studies in ``rrg_baselines.studies``): bad UTF-8,
+    malformed or too deeply nested JSON and a line that is not a JSON object are :class:`InputError` naming the
+    file and line. Lines are split on ``\\n`` only (a U+2028 inside a string is text, not a line break).
+    """
+    name = str(path)
+    if data is None:
+        data = read_input_bytes(path)
+    for number, text in _decode_lines(name, data):
         if not text.strip():
             continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
+        row = parse_json(text, path=name, line=number)
+        if not isinstance(row, dict):
+            raise InputError(f"expected a JSON object, got {type(row).__name__}", path=name, line=number)
+        yield number, row
+
+
+def _read_jsonl(path: str, data: bytes, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
+    for number, row in iter_json_lines(path, data):
         rid, report = _row_to_report(row, path=path, line=number, id_field=id_field, text_field=text_field)
         yield number, rid, report
 
 
 def _read_json_array(path: str, data: bytes, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
     text = "\n".join(t for _, t in _decode_lines(path, data))
-    try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno) from None
+    rows = parse_json(text, path=path)
     if not isinstance(rows, list):
         raise InputError("expected a JSON array of objects or JSON Lines", path=path)
     for index, row in enumerate(rows, start=1):
@@ -106,24 +163,47 @@ def _read_json_array(path: str, data: bytes, id_field: str, text_field: str) -> 
         yield index, rid, report
 
 
+def _csv_records(path: str, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(first line, fields)`` per CSV record; quoting errors are :class:`InputError` naming the record's line."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            message = str(exc)
+            if "unexpected end of data" in message:
+                raise InputError("unterminated quoted field: the quote opened on this line is never closed "
+                                 "(it runs to the end of the file)", path=path, line=start) from None
+            if "new-line character seen in unquoted field" in message:
+                raise InputError("a carriage return (\\r) inside an unquoted field: quote the field, or convert "
+                                 "the line endings to \\n or \\r\\n", path=path, line=reader.line_num) from None
+            raise InputError(f"malformed CSV: {message}", path=path, line=reader.line_num) from None
+        end = reader.line_num
+        if fields:
+            yield start, fields
+
+
 def _read_csv(path: str, data: bytes, id_field: str, text_field: str,
               delimiter: str) -> Iterator[tuple[int, str, str]]:
-    lines = list(_decode_lines(path, data))
-    reader = csv.DictReader(io.StringIO("\n".join(t for _, t in lines)), delimiter=delimiter)
-    header = reader.fieldnames or []
+    records = _csv_records(path, "\n".join(t for _, t in _decode_lines(path, data)), delimiter)
+    header_line, header = next(records, (1, []))
     present = ", ".join(f'"{k}"' for k in header) or "none"
     for name in (id_field, text_field):
         if name not in header:
-            raise InputError(f'missing column "{name}" (columns present: {present})', path=path, line=1,
+            raise InputError(f'missing column "{name}" (columns present: {present})', path=path, line=header_line,
                              field=name)
-    for row in reader:
-        number = reader.line_num
-        rid = _clean_id(row[id_field], path=path, line=number, id_field=id_field)
-        text = row[text_field]
-        if text is None:
-            raise InputError(f'field "{text_field}" is missing on this row', path=path, line=number,
-                             field=text_field)
-        yield number, rid, text
+    id_col, text_col = header.index(id_field), header.index(text_field)
+    for number, fields in records:
+        if len(fields) != len(header):
+            more = "more" if len(fields) > len(header) else "fewer"
+            raise InputError(f"{len(fields)} fields where the header has {len(header)} ({more} than the header; "
+                             "quote fields that contain the delimiter)", path=path, line=number)
+        rid = _clean_id(fields[id_col], path=path, line=number, id_field=id_field)
+        yield number, rid, fields[text_col]
 
 
 def _read_parquet(path: str, id_field: str, text_field: str) -> Iterator[tuple[int, str, str]]:
@@ -132,15 +212,22 @@ def _read_parquet(path: str, id_field: str, text_field: str) -> Iterator[tuple[i
     except ImportError:
         raise InputError("reading Parquet needs pyarrow: pip install 'rrg-eval[parquet]'", path=path) from None
     try:
-        table = pq.read_table(path)
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(f"cannot read Parquet: {exc}", path=path) from None
-    present = ", ".join(f'"{k}"' for k in table.column_names)
+    present = ", ".join(f'"{k}"' for k in names)
     for name in (id_field, text_field):
-        if name not in table.column_names:
+        if name not in names:
             raise InputError(f'missing column "{name}" (columns present: {present})', path=path, field=name)
-    ids = table.column(id_field).to_pylist()
-    texts = table.column(text_field).to_pylist()
+    try:  # only the two columns: an unused large column is never read
+        table = parquet.read(columns=list(dict.fromkeys([id_field, text_field])))
+        ids = table.column(id_field).to_pylist()
+        texts = table.column(text_field).to_pylist()
+    except RecursionError:
+        raise InputError("cannot read Parquet: values nested too deeply", path=path) from None
+    except Exception as exc:
+        raise InputError(f"cannot read Parquet: {exc}", path=path) from None
     for index, (raw_id, text) in enumerate(zip(ids, texts), start=1):
         where = f"{path} [row {index}]"
         rid = _clean_id(raw_id, path=where, line=None, id_field=id_field)  # type: ignore[arg-type]
@@ -164,7 +251,7 @@ def read_reports(path: PathLike, *, id_field: str = "id", text_field: str = "rep
         unit = "row"
         rows = _read_parquet(name, id_field, text_field)
     else:
-        data = p.read_bytes()
+        data = read_input_bytes(p)
         if not data.strip():
             raise InputError("file is empty (no reports)", path=name)
         if suffix in {".csv", ".tsv"}:
@@ -204,7 +291,7 @@ def as_report_set(obj: Any, *, role: str, id_field: str = "id", text_field: str 
                 raise InputError(f'text of id "{rid}" must be a string, got {type(text).__name__}', path=role)
             if rid in texts:
                 raise InputError(f'duplicate id "{rid}"', path=role)
-            texts[rid] = text
+            texts[rid] = check_unicode(text, path=role, line=None, field="text", what=f'text of id "{rid}"')
         if not texts:
             raise InputError("no reports given", path=role)
         return ReportSet(source=role, texts=texts)
@@ -213,7 +300,7 @@ def as_report_set(obj: Any, *, role: str, id_field: str = "id", text_field: str 
         for index, text in enumerate(obj):
             if not isinstance(text, str):
                 raise InputError(f"item {index} must be a string, got {type(text).__name__}", path=role)
-            texts[str(index)] = text
+            texts[str(index)] = check_unicode(text, path=role, line=None, field="text", what=f"item {index}")
         if not texts:
             raise InputError("no reports given", path=role)
         return ReportSet(source=role, texts=texts)

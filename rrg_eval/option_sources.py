@@ -39,9 +39,17 @@ def load_config_file(path: str | os.PathLike) -> Options:
     if not p.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        # libyaml when present: PyYAML's pure-Python scanner is quadratic in the nesting depth ("[" * 100_000
+        # stalls for hours); libyaml refuses deep nesting at once.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start]
+        raise ConfigError(f"{path}: not valid UTF-8 (byte 0x{bad:02x} at offset {exc.start})") from None
     if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
         raise ConfigError(f"{path}: expected a mapping of metric name to a mapping of options")
     return {str(k): dict(v) for k, v in data.items()}

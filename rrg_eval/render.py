@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, get_args
 
+from .escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text, one_line
 from .normalize import Normalization
 from .version import __version__
 
@@ -78,17 +79,21 @@ def render_table(result: Result) -> str:
         cwidth = max([len("CI")] + [len(row[2]) for row in rows])
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}  CI",
                  f"{'-' * width}  {'-' * vwidth}  {'-' * cwidth}"]
-        lines += [f"{label:<{width}}  {value:>{vwidth}}  {ci}" for label, value, ci in rows]
+        lines += [f"{one_line(label):<{width}}  {value:>{vwidth}}  {ci}" for label, value, ci in rows]
     else:
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
-        lines += [f"{label:<{width}}  {value:>{vwidth}}" for label, value in rows]
-    lines += _footer(result, bullet="  ", code=lambda s: s)
+        lines += [f"{one_line(label):<{width}}  {value:>{vwidth}}" for label, value in rows]
+    lines += _footer(result, bullet="  ", code=one_line, text=one_line)
     return "\n".join(lines) + "\n"
 
 
 def outcome_lines(signatures: Iterable[str], warnings: Iterable[str], unavailable: Mapping[str, str],
-                  errors: Mapping[str, str], *, bullet: str, code: Callable[[str], str]) -> list[str]:
-    """The one footer of every text table: signatures, warnings, what did not run, what failed."""
+                  errors: Mapping[str, str], *, bullet: str, code: Callable[[str], str],
+                  text: Callable[[str], str] = lambda s: s) -> list[str]:
+    """The one footer of every text table: signatures, warnings, what did not run, what failed.
+
+    ``code`` formats signatures and ``text`` escapes the other (user-derived) lines for the output format.
+    """
     signatures, warnings = list(signatures), list(warnings)
     lines: list[str] = []
     if signatures:
@@ -96,19 +101,19 @@ def outcome_lines(signatures: Iterable[str], warnings: Iterable[str], unavailabl
         lines += [f"{bullet}{code(sig)}" for sig in signatures]
     if warnings:
         lines += ["", "warnings:"]
-        lines += [f"{bullet}{w}" for w in warnings]
+        lines += [f"{bullet}{text(w)}" for w in warnings]
     if unavailable:
         lines += ["", "not run (unavailable):"]
-        lines += [f"{bullet}{m}: {why}" for m, why in unavailable.items()]
+        lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in unavailable.items()]
     if errors:
         lines += ["", "failed:"]
-        lines += [f"{bullet}{m}: {why}" for m, why in errors.items()]
+        lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in errors.items()]
     return lines
 
 
-def _footer(result: Result, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
+def _footer(result: Result, *, bullet: str, code, text=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
     return outcome_lines(result.signatures.values(), result.warnings, result.unavailable, result.errors,
-                         bullet=bullet, code=code)
+                         bullet=bullet, code=code, text=text)
 
 
 def render_markdown(result: Result) -> str:
@@ -118,19 +123,14 @@ def render_markdown(result: Result) -> str:
         lines += ["", "| metric | value | CI |", "|---|---:|---:|"]
     else:
         lines += ["", "| metric | value |", "|---|---:|"]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
-    lines += _footer(result, bullet="- ", code=lambda s: f"`{s}`")
+    lines += ["| " + " | ".join([markdown_text(row[0]), *row[1:]]) + " |" for row in _rows(result)]
+    lines += _footer(result, bullet="- ", code=markdown_code, text=markdown_text)
     return "\n".join(lines) + "\n"
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "↓": r"$\downarrow$"}
-
-
 def latex_escape(text: str) -> str:
-    """Escape LaTeX special characters."""
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+    """Escape LaTeX special characters (``rrg_eval.escape.latex_text``)."""
+    return latex_text(text)
 
 
 def render_latex(result: Result) -> str:
@@ -139,10 +139,10 @@ def render_latex(result: Result) -> str:
         lines = [r"\begin{tabular}{lrr}", r"\toprule", r"Metric & Value & CI \\", r"\midrule"]
     else:
         lines = [r"\begin{tabular}{lr}", r"\toprule", r"Metric & Value \\", r"\midrule"]
-    lines += [" & ".join([latex_escape(row[0]), *row[1:]]) + r" \\" for row in _rows(result)]
+    lines += [" & ".join([latex_text(row[0]), *row[1:]]) + r" \\" for row in _rows(result)]
     lines += [r"\bottomrule", r"\end{tabular}", f"% {_header(result)}"]
     lines += [f"% {_ci_line(result)}"] if result.ci_settings else []
-    lines += [f"% {sig}" for sig in result.signatures.values()]
+    lines += [f"% {latex_comment(sig)}" for sig in result.signatures.values()]
     return "\n".join(lines) + "\n"
 
 
@@ -155,7 +155,8 @@ def render_csv(result: Result) -> str:
     for key, value in result.scores.items():
         metric = result.key_info[key].metric
         ci = [repr(float(x)) for x in result.ci.get(key, (float("nan"), float("nan")))] if with_ci else []
-        writer.writerow([metric, key, repr(float(value)), *ci, result.signatures.get(metric, "")])
+        writer.writerow([csv_cell(metric), csv_cell(key), repr(float(value)), *ci,
+                         csv_cell(result.signatures.get(metric, ""))])
     return out.getvalue()
 
 

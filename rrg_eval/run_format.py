@@ -206,7 +206,7 @@ def run_bytes(result: Result, *, with_text: bool = False, where: str = "run") ->
 
 def save_run(result: Result, path: str | os.PathLike, *, with_text: bool = False) -> None:
     """Write ``result`` to ``path`` atomically (complete or absent)."""
-    from .leaderboard.files import write_bytes_atomic
+    from .outputs import write_bytes as write_bytes_atomic
 
     write_bytes_atomic(path, run_bytes(result, with_text=with_text, where=str(path)))
 

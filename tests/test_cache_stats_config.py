@@ -11,10 +11,10 @@ from typing import Literal, Optional
 import numpy as np
 import pytest
 
-from rrg_eval.atomic import write_text_atomic
 from rrg_eval.cache import AnnotationCache, text_key
 from rrg_eval.errors import ConfigError
 from rrg_eval.option_spec import coerce, option, replace, signature_parts, to_dict
+from rrg_eval.outputs import write_text as write_text_atomic
 from rrg_eval.stats import concat, n_rows, take
 
 # -- AnnotationCache ---------------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import yaml
 
-from rrg_eval.atomic import write_text_atomic
 from rrg_eval.errors import ConfigError, InputError
+from rrg_eval.outputs import write_text
 
 from ..studies import Study
 from .config import GeneratorConfig, config_from_dict
@@ -67,7 +67,7 @@ def save_weights(model: ReportGenerator, folder: Path) -> None:
     adapter = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model.lm).items()}
     save_file(adapter, str(folder / "adapter.safetensors"))
     peft_config = model.lm.peft_config["default"].to_dict()
-    write_text_atomic(folder / "adapter_config.json", json.dumps(peft_config, indent=2, default=list) + "\n")
+    write_text(folder / "adapter_config.json", json.dumps(peft_config, indent=2, default=list) + "\n")
 
 
 def load_weights(model: ReportGenerator, folder: Path) -> None:
@@ -86,7 +86,7 @@ def load_weights(model: ReportGenerator, folder: Path) -> None:
 
 
 def _write_state(folder: Path, state: dict[str, Any]) -> None:
-    write_text_atomic(folder / "state.json", json.dumps(state, indent=2) + "\n")
+    write_text(folder / "state.json", json.dumps(state, indent=2) + "\n")
 
 
 def save_checkpoint(model: ReportGenerator, optimizer: torch.optim.Optimizer, state: dict[str, Any],
@@ -151,7 +151,7 @@ def _prepare_run(cfg: GeneratorConfig, run_dir: Path, train: Sequence[Study]) ->
         texts += [prompt_text(cfg.data, n) for n in (cfg.data.sections or (None,))]
         tokenizer = load_tokenizer(cfg.lm.tokenizer or cfg.lm.pretrained, texts)
         tokenizer.save_pretrained(str(tok_dir))
-    write_text_atomic(config_path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_text(config_path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     return tokenizer, resuming
 
 
@@ -337,7 +337,7 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
         save_checkpoint(model, optimizer, state, run_dir)
         if improved:
             _copy_best(run_dir, {"epoch": epoch + 1, "score": value, "metric": cfg.train.val_key})
-        write_text_atomic(run_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in state["history"]))
+        write_text(run_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in state["history"]))
         if progress:
             progress("epoch", record)
     return TrainOutcome(epochs_run=state["epochs_done"] - resumed_from, history=state["history"],

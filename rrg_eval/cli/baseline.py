@@ -82,8 +82,13 @@ def _baseline_progress(event: str, info: dict) -> None:  # type: ignore[type-arg
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..outputs import check_outputs
+    from .writing import report_unwritten, write_or_print
+
+    if args.baseline_command in ("run", "generate"):  # train's --out is a run folder
+        check_outputs({"--out": args.out}, {"--train": getattr(args, "train", None), "--test": args.test})
     try:
-        from rrg_baselines.studies import read_studies, write_predictions
+        from rrg_baselines.studies import predictions_jsonl, read_studies
     except ImportError:
         raise ConfigError("the baselines package is not installed: pip install 'rrg-eval[baselines]'") from None
     if args.baseline_command == "run":
@@ -103,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         preds = run_text_baseline(args.name, train, test, seed=args.seed, encoder=encoder,
                                   progress=lambda what, done, total: _baseline_progress(
                                       what, {"done": done, "total": total}))
-        write_predictions(args.out, preds)
+        if report_unwritten(write_or_print(args.out, predictions_jsonl(preds))):
+            return 2
         print(f"wrote {len(preds)} {args.name} reports to {args.out}", file=sys.stderr)
         return 0
     if args.baseline_command == "train":
@@ -127,9 +133,11 @@ def run(args: argparse.Namespace) -> int:
     generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
                                  max_new_tokens=args.max_new_tokens,
                                  progress=_baseline_progress)
-    write_predictions(args.out, {g.id: g.report for g in generated},
-                      extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
-                                    **({"sections": g.sections, "section_confidence": g.section_confidence}
-                                       if g.sections else {})} for g in generated})
+    text = predictions_jsonl({g.id: g.report for g in generated},
+                             extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
+                                           **({"sections": g.sections, "section_confidence": g.section_confidence}
+                                              if g.sections else {})} for g in generated})
+    if report_unwritten(write_or_print(args.out, text)):
+        return 2
     print(f"wrote {len(generated)} reports to {args.out}", file=sys.stderr)
     return 0

@@ -54,12 +54,12 @@ def _systems(specs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     # the API is imported when a command runs, so that --help and --version stay instant
     from ..api import plan_judges
-    from ..atomic import write_text_atomic
     from ..judge.dryrun import render_plan
     from ..leaderboard import compare as compare_api
-    from ..leaderboard.files import write_bytes_atomic
     from ..leaderboard.plot import PLOT_FORMATS, plot_leaderboard
     from ..leaderboard.render import render_leaderboard
+    from ..outputs import Need, check_outputs, write_all
+    from .writing import report_unwritten
 
     if not args.runs and (not args.refs or not args.systems):
         raise ConfigError("compare needs --refs REFS and prediction files, or --runs RUN RUN ...")
@@ -79,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
         plot_fmt = Path(args.plot).suffix.lower().lstrip(".")
         if plot_fmt not in PLOT_FORMATS:
             raise ConfigError(f"--plot {args.plot}: the file must end in .png or .svg")
+    extra = "pip install 'rrg-eval[compare]'"
+    check_outputs({"--out": args.out, "--plot": args.plot},
+                  {**{f"system {n}": p for n, p in systems.items()}, "--refs": args.refs, "--config": args.config,
+                   **{f"run {r}": r for r in (args.runs or [])}},
+                  needs={"--plot": [Need("matplotlib", extra)] if args.plot else [],
+                         "--format table": [Need("rich", extra)] if args.format == "table" else []})
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
     if args.runs:
         board = compare_from_runs(args)
@@ -87,12 +93,15 @@ def run(args: argparse.Namespace) -> int:
                             ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha, sections=sections,
                             strict=args.strict, adjust=args.adjust, cluster_field=args.cluster_field, **options)
     text = render_leaderboard(board, args.format)
+    failed: list[str] = []
     if args.plot:
-        write_bytes_atomic(args.plot, plot_leaderboard(board, plot_fmt))
-    if args.out:
-        write_text_atomic(args.out, text)
-    else:
-        sys.stdout.write(text)
+        try:
+            failed += write_all([(args.plot, plot_leaderboard(board, plot_fmt))])
+        except ConfigError as exc:  # e.g. nothing to plot: the table is still written
+            failed.append(f"{args.plot}: {exc}")
+    unwritten = write_all([(args.out, text)]) if args.out else []
+    if not args.out or unwritten:
+        sys.stdout.write(text)  # a failed --out still shows the results
     for name, message in board.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
-    return 1 if board.errors else 0
+    return report_unwritten(failed + unwritten) or (1 if board.errors else 0)

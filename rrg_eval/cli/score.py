@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING
 
 from ..render import FORMATS
 from .options import add_metric_options, api_options, dry_run_note
 from .saved_runs import add_save_run_arguments, check_save_run_args, save_run_from_args
-
-if TYPE_CHECKING:
-    from ..result import Result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,21 +27,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_save_run_arguments(p)
 
 
-def _write_per_report(path: str, result: Result) -> None:
-    from ..atomic import write_text_atomic
-
-    lines = [json.dumps(r, ensure_ascii=False) for r in result.per_report_records()]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
-
-
 def run(args: argparse.Namespace) -> int:
     # the API is imported when a command runs, so that --help and --version stay instant
     from ..api import plan_judges
     from ..api import score as score_api
-    from ..atomic import write_text_atomic
     from ..judge.dryrun import render_plan
+    from ..outputs import check_outputs, write_all
     from ..render import render_result
+    from .writing import per_report_text, report_unwritten
 
+    # every output is checked before any work: same file as an input, a folder, an unwritable place
+    check_outputs({"--out": args.out, "--per-report": args.per_report},
+                  {"predictions": args.predictions, "references": args.references, "--config": args.config})
     check_save_run_args(args)
     options = api_options(args)
     if args.dry_run:
@@ -58,12 +50,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = score_api(predictions=args.predictions, references=args.references, strict=args.strict,
                        ci=args.ci, resamples=args.resamples, seed=args.seed, **options)
+    writes: list[tuple[str, str]] = []
     if args.out:
-        write_text_atomic(args.out, result.to_json() + "\n")
+        writes.append((args.out, result.to_json() + "\n"))
     if args.per_report:
-        _write_per_report(args.per_report, result)
+        writes.append((args.per_report, per_report_text(result)))
+    failed = write_all(writes)  # a failed write is reported after the results are printed
     save_run_from_args(args, result)
     sys.stdout.write(render_result(result, args.format))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
-    return 1 if result.errors else 0
+    return report_unwritten(failed) or (1 if result.errors else 0)

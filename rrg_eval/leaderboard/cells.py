@@ -70,11 +70,14 @@ def test_sentence(lb: Leaderboard) -> str:
     return f"{how}, seed {t['seed']}"
 
 
-def footer_lines(lb: Leaderboard) -> list[str]:
-    """What every human table states under it: units, CI method, significance test, ranks, n."""
+def footer_lines(lb: Leaderboard, *, name=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
+    """What every human table states under it: units, CI method, significance test, ranks, n.
+
+    ``name`` escapes the system names (user-derived) for the output format.
+    """
     t = lb.test
     lines = [
-        f"rrg-eval {__version__}: {len(lb.systems)} systems on {lb.n} reports; baseline: {lb.baseline}; "
+        f"rrg-eval {__version__}: {len(lb.systems)} systems on {lb.n} reports; baseline: {name(lb.baseline)}; "
         "fractions shown x100 (%).",
         f"[low, high]: 95% percentile bootstrap CI ({t['ci_resamples']} resamples, seed {t['seed']}).",
         f"{MARK} significantly better than the baseline: two-sided {test_sentence(lb)}; "
@@ -88,7 +91,7 @@ def footer_lines(lb: Leaderboard) -> list[str]:
         lines.append("Rank intervals: 95% bootstrap interval of each rank, and how often the system ranks first.")
     if lb.sections and len(lb.sections) > 1:
         lines.append("Mean rank over all sections: "
-                     + ", ".join(f"{s.name} {rank_text(s.mean_rank)}" for s in lb.systems) + ".")
+                     + ", ".join(f"{name(s.name)} {rank_text(s.mean_rank)}" for s in lb.systems) + ".")
     return lines
 
 

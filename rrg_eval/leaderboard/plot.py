@@ -11,6 +11,7 @@ import io
 import math
 
 from ..errors import ConfigError
+from ..escape import plot_text
 from .leaderboard import Leaderboard
 
 PLOT_FORMATS = ("png", "svg")
@@ -35,7 +36,8 @@ def _draw_ranks(ax, lb: Leaderboard, keys: list[str], colors: list[str], width: 
     short = [k.split("/", 1)[1] if lb.sections and "/" in k else k for k in keys]
     ax.set_xticks(range(len(keys)))
     many = len(keys) > 4
-    ax.set_xticklabels(short, fontsize=7, rotation=45 if many else 0, ha="right" if many else "center")
+    ax.set_xticklabels([plot_text(k) for k in short], fontsize=7, rotation=45 if many else 0,
+                       ha="right" if many else "center")
     ax.set_xlim(-0.6, len(keys) - 0.4)
     ax.set_ylim(len(lb.systems) + 0.5, 0.5)
     ax.set_yticks(range(1, len(lb.systems) + 1))
@@ -104,7 +106,7 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
                 highs.append(max(0.0, hi * scale - value) if hi == hi else 0.0)
                 stars.append(lb.significantly_better(entry.name, key))
             handle = ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", color=colors[s], ecolor=colors[s],
-                                 elinewidth=1.4, capsize=3, markersize=5, label=entry.name)
+                                 elinewidth=1.4, capsize=3, markersize=5, label=plot_text(entry.name))
             sig_x = [x for x, flag in zip(xs, stars) if flag]
             sig_y = [y for y, flag in zip(ys, stars) if flag]
             if sig_x:
@@ -115,11 +117,11 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
         info = lb.key_info[keys[0]]
         short = [k.split("/", 1)[1] if lb.sections and "/" in k else k for k in keys]
         ax.set_xticks(range(len(keys)))
-        ax.set_xticklabels(short, fontsize=8)
+        ax.set_xticklabels([plot_text(k) for k in short], fontsize=8)
         ax.set_xlim(-0.6, len(keys) - 0.4)
         unit = "%" if info.kind in ("fraction", "rate") else "score"
         arrow = "" if info.higher_is_better else " (lower is better)"
-        ax.set_title(title + arrow, fontsize=10)
+        ax.set_title(plot_text(title) + arrow, fontsize=10)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", alpha=0.3)
@@ -131,9 +133,10 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
             else f"approximate randomization, {t['trials']} trials")
     adjusted = {"holm": "Holm-adjusted ", "bh": "BH-adjusted "}.get(t.get("adjust", ""), "")
     fig.suptitle(f"{len(lb.systems)} systems, {lb.n} reports; error bars: 95% bootstrap CIs\n"
-                 f"★ significantly better than {lb.baseline} ({adjusted}p < {t['alpha']:g}, {test}, seed {t['seed']})",
+                 f"★ significantly better than {plot_text(lb.baseline)} ({adjusted}p < {t['alpha']:g}, {test}, "
+                 f"seed {t['seed']})",
                  fontsize=9)
-    fig.legend(handles=handles, labels=[e.name for e in lb.systems], loc="outside lower center",
+    fig.legend(handles=handles, labels=[plot_text(e.name) for e in lb.systems], loc="outside lower center",
                ncol=min(len(lb.systems), 6), fontsize=8, frameon=False)
     out = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}

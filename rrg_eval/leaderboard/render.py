@@ -12,7 +12,8 @@ import io
 import math
 
 from ..errors import ConfigError
-from ..render import COMPARE_FORMATS, latex_escape, outcome_lines
+from ..escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text, one_line
+from ..render import COMPARE_FORMATS, outcome_lines
 from .cells import (
     MARK,
     block_mean_rank,
@@ -35,8 +36,9 @@ from .leaderboard import Leaderboard
 FORMATS = COMPARE_FORMATS
 
 
-def _extra_lines(lb: Leaderboard, *, bullet: str, code) -> list[str]:  # type: ignore[no-untyped-def]
-    return outcome_lines(signature_lines(lb), lb.warnings, lb.unavailable, lb.errors, bullet=bullet, code=code)
+def _extra_lines(lb: Leaderboard, *, bullet: str, code, text=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
+    return outcome_lines(signature_lines(lb), lb.warnings, lb.unavailable, lb.errors, bullet=bullet, code=code,
+                         text=text)
 
 
 # -- terminal --------------------------------------------------------------------------------------------------
@@ -59,10 +61,10 @@ def render_table(lb: Leaderboard) -> str:
     table.add_column("mean rank", justify="right", no_wrap=True)
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
-            table.add_row(f"[{section}]", *([""] * (len(columns) + 1)))
+            table.add_row(f"[{one_line(section)}]", *([""] * (len(columns) + 1)))
         for entry in lb.systems:
             cells = [f"{cell_value(lb, entry, k[b])}\n{cell_ci(lb, entry, k[b])}" if k[b] else "" for _, k in columns]
-            table.add_row(system_label(lb, entry), *cells, rank_text(block_mean_rank(entry, block_keys)))
+            table.add_row(one_line(system_label(lb, entry)), *cells, rank_text(block_mean_rank(entry, block_keys)))
         if b < len(blocks) - 1:
             table.add_section()
     out = io.StringIO()
@@ -70,14 +72,15 @@ def render_table(lb: Leaderboard) -> str:
                       emoji=False, markup=False, legacy_windows=False)
     console.print(table)
     body = "\n".join(line.rstrip() for line in out.getvalue().splitlines())
-    lines = [body, ""] + footer_lines(lb) + _extra_lines(lb, bullet="  ", code=lambda s: s)
+    lines = [body, ""] + footer_lines(lb, name=one_line) + _extra_lines(lb, bullet="  ", code=one_line, text=one_line)
     return "\n".join(lines) + "\n"
 
 
 # -- markdown --------------------------------------------------------------------------------------------------
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Markdown cell text: no raw HTML, links or cell breaks (``rrg_eval.escape.markdown_text``)."""
+    return markdown_text(text)
 
 
 def render_markdown(lb: Leaderboard) -> str:
@@ -106,8 +109,8 @@ def render_markdown(lb: Leaderboard) -> str:
                 lines.append("| " + " | ".join([_md_escape(system_label(lb, entry)),
                                                 *(rank_interval_text(entry, k) for k in keys)]) + " |")
             lines.append("")
-    lines += [f"_{line.replace(MARK, chr(92) + MARK)}_" for line in footer_lines(lb)]
-    lines += _extra_lines(lb, bullet="- ", code=lambda s: f"`{s}`")
+    lines += [f"_{line.replace(MARK, chr(92) + MARK)}_" for line in footer_lines(lb, name=markdown_text)]
+    lines += _extra_lines(lb, bullet="- ", code=markdown_code, text=markdown_text)
     return "\n".join(lines) + "\n"
 
 
@@ -119,13 +122,13 @@ def render_latex(lb: Leaderboard) -> str:
     columns = shared_columns(lb)
     width = len(columns) + 2
     lines = [r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}", r"\toprule",
-             " & ".join(["System", *(latex_escape(label) for label, _ in columns), "Mean rank"]) + r" \\",
+             " & ".join(["System", *(latex_text(label) for label, _ in columns), "Mean rank"]) + r" \\",
              r"\midrule"]
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
             if b:
                 lines.append(r"\midrule")
-            lines.append(rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_escape(section)}}}}} \\")
+            lines.append(rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_text(section)}}}}} \\")
         for entry in lb.systems:
             cells = []
             for _, per_block in columns:
@@ -137,11 +140,11 @@ def render_latex(lb: Leaderboard) -> str:
                 if lb.significantly_better(entry.name, k):
                     value += r"$^{*}$"
                 cells.append(value + r" {\scriptsize " + cell_ci(lb, entry, k) + "}")
-            lines.append(" & ".join([latex_escape(system_label(lb, entry)), *cells,
+            lines.append(" & ".join([latex_text(system_label(lb, entry)), *cells,
                                      rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [f"% {line}" for line in footer_lines(lb)]
-    lines += [f"% {sig}" for sig in signature_lines(lb)]
+    lines += [f"% {latex_comment(line)}" for line in footer_lines(lb)]
+    lines += [f"% {latex_comment(sig)}" for sig in signature_lines(lb)]
     return "\n".join(lines) + "\n"
 
 
@@ -168,12 +171,14 @@ def render_csv(lb: Leaderboard) -> str:
                 dlo, dhi = (entry.delta_ci or {}).get(key, (math.nan, math.nan))
                 p = (entry.p_values or {}).get(key) if entry.p_values is not None else None
                 short = key.split("/", 1)[1] if section is not None else key
-                writer.writerow([section or "", entry.name, "yes" if entry.name == lb.baseline else "no",
-                                 info.metric.split("/", 1)[-1], short, _num(entry.scores.get(key)), _num(lo),
+                writer.writerow([csv_cell(section or ""), csv_cell(entry.name),
+                                 "yes" if entry.name == lb.baseline else "no",
+                                 csv_cell(info.metric.split("/", 1)[-1]), csv_cell(short),
+                                 _num(entry.scores.get(key)), _num(lo),
                                  _num(hi), _num(p), _num(dlo), _num(dhi),
                                  "yes" if lb.significantly_better(entry.name, key) else "no",
                                  entry.ranks.get(key) or "", _num(entry.mean_rank), test_sentence(lb),
-                                 lb.signatures.get(info.metric, "")])
+                                 csv_cell(lb.signatures.get(info.metric, ""))])
     return out.getvalue()
 
 
