@@ -10,7 +10,7 @@ from typing import Any
 from . import option_sources as opts
 from .errors import MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, pair
-from .metrics.base import Metric, RunContext, references_digest
+from .metrics.base import Metric, RunContext, compute_once, references_digest
 from .metrics.registry import metric_class
 from .result import KeyInfo, Result
 
@@ -103,8 +103,9 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
                     unavailable=unavailable)
     for metric in metrics:
         try:
-            stats = metric.compute_stats(predictions=list(pairs.predictions), references=list(pairs.references),
-                                         ids=list(pairs.ids), context=context)
+            # compute_once: a composite (radcliq) and its components share one computation per run
+            stats = compute_once(metric, predictions=list(pairs.predictions), references=list(pairs.references),
+                                 ids=list(pairs.ids), context=context)
             scores = metric.aggregate(stats)
             per_report = metric.per_report(stats)
         except MetricUnavailable as exc:
