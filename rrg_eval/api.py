@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import option_sources as opts
-from .errors import MetricUnavailable, RrgEvalError
+from .errors import ConfigError, MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, pair
 from .metrics.base import Metric, RunContext, compute_once, references_digest
 from .metrics.registry import metric_class
@@ -136,25 +136,39 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
 def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | None = None,
           strict: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
           id_field: str = "id", text_field: str = "report", config_file: str | os.PathLike | None = None,
-          **config: Any) -> Result:
+          suite: str | None = None, **config: Any) -> Result:
     """Score predictions against references, paired by id.
 
     ``predictions`` / ``references``: a path (JSONL, JSON, CSV, TSV, Parquet), an ``{id: text}`` mapping, or a
     list of texts (ids are positions). ``metrics``: names (default: every registered metric that can run).
     ``config``: per-metric option dicts (``rouge={"use_stemmer": False}``) and options that apply to every
-    selected metric having them (``normalize="lower"``, ``device="cuda"``).
+    selected metric having them (``normalize="lower"``, ``device="cuda"``). ``suite``: a named suite
+    (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``; the result records its name and version.
     """
     per_metric = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
     global_options = {k: v for k, v in config.items() if not isinstance(v, Mapping)}
     file_options = opts.load_config_file(config_file) if config_file else {}
-    built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
-                                       file_options=file_options)
+    if suite is not None:  # a named suite: its metrics and exact options (rrg_eval.suites)
+        from .suites import build_suite_metrics, get_suite, suite_info
+
+        if metrics is not None:
+            raise ConfigError("give either metrics or suite, not both")
+        chosen = get_suite(suite)
+        built, unavailable = build_suite_metrics(chosen, options=opts.merge(file_options, per_metric),
+                                                 global_options=global_options, strict=strict)
+    else:
+        built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
+                                           global_options=global_options, file_options=file_options)
     preds = as_report_set(predictions, role="predictions", id_field=id_field, text_field=text_field)
     refs = as_report_set(references, role="references", id_field=id_field, text_field=text_field)
     pairs = pair(preds, refs)
     try:
-        return score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache), unavailable=unavailable,
-                           explicit=metrics is not None, strict=strict)
+        result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
+                             unavailable=unavailable, explicit=metrics is not None or suite is not None,
+                             strict=strict)
+        if suite is not None:
+            result.suite = suite_info(chosen)
+        return result
     finally:
         for metric in built:
             metric.close()

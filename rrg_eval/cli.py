@@ -21,6 +21,8 @@ def _add_score_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("predictions", help="predictions file (.jsonl, .json, .csv, .tsv, .parquet)")
     p.add_argument("references", help="references file (same formats)")
     p.add_argument("--metrics", help="comma-separated metric names (default: every metric that can run here)")
+    p.add_argument("--suite", metavar="NAME", help="a named suite (rrg-eval suites): its metrics, options and "
+                   "table columns, e.g. rexrank")
     p.add_argument("--format", default="table", choices=["table", "json", "markdown", "csv", "latex"],
                    help="output format (default: table)")
     p.add_argument("--per-report", metavar="OUT.jsonl", help="write one JSON line per id with every per-report score")
@@ -112,6 +114,7 @@ def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
                    help="predictions files (name from the file stem) or NAME=PATH; the first is the baseline")
     p.add_argument("--refs", required=True, metavar="REFS", help="references file")
     p.add_argument("--metrics", help="comma-separated metric names (default: every metric that can run here)")
+    p.add_argument("--suite", metavar="NAME", help="a named suite's metrics and options (rrg-eval suites)")
     p.add_argument("--test", default="bootstrap", choices=["bootstrap", "ar"],
                    help="paired test: bootstrap (paired bootstrap) or ar (approximate randomization)")
     p.add_argument("--resamples", type=int, metavar="N",
@@ -165,11 +168,16 @@ def _run_compare(args: argparse.Namespace) -> int:
     config = opts.parse_set_flags(args.set_options)
     if args.normalize:
         config["normalize"] = args.normalize  # type: ignore[assignment]
-    board = compare(systems=systems, references=args.refs, metrics=args.metrics, test=args.test,
+    metrics, suite_header = args.metrics, ""
+    if args.suite:
+        metrics, config, suite_header = _suite_for_compare(args.suite, args.metrics, config)
+    board = compare(systems=systems, references=args.refs, metrics=metrics, test=args.test,
                     resamples=args.resamples, ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha,
                     sections=sections, strict=args.strict, cache_dir=args.cache_dir, use_cache=not args.no_cache,
                     id_field=args.id_field, text_field=args.text_field, config_file=args.config, **config)
     text = board.render(args.format)
+    if suite_header and args.format in ("table", "markdown"):
+        text = suite_header + text
     if args.plot:
         write_bytes_atomic(args.plot, board.plot(plot_fmt))
     if args.out:
@@ -323,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_score_parser(sub)
     _add_metrics_parser(sub)
+    _add_suites_parser(sub)
     _add_compare_parser(sub)
     _add_models_parser(sub)
     _add_baseline_parser(sub)
@@ -341,7 +350,6 @@ def _run_score(args: argparse.Namespace) -> int:
     from .api import build_metrics, resolve_cache_dir, score_pairs
     from .atomic import write_text_atomic
     from .inputs import pair, read_reports
-    from .render import render_result
 
     set_options = opts.parse_set_flags(args.set_options)
     _apply_judge_flags(args, set_options)
@@ -353,26 +361,99 @@ def _run_score(args: argparse.Namespace) -> int:
         global_options["device"] = args.device
     if args.batch_size is not None:
         global_options["batch_size"] = args.batch_size
-    metrics, unavailable = build_metrics(args.metrics, strict=args.strict, options=set_options,
-                                         global_options=global_options, file_options=file_options)
+    if args.suite:
+        metrics, unavailable, suite = _build_suite(args, set_options, file_options, global_options)
+    else:
+        suite = None
+        metrics, unavailable = build_metrics(args.metrics, strict=args.strict, options=set_options,
+                                             global_options=global_options, file_options=file_options)
     preds = read_reports(args.predictions, id_field=args.id_field, text_field=args.text_field)
     refs = read_reports(args.references, id_field=args.id_field, text_field=args.text_field)
     pairs = pair(preds, refs)
     try:
         result = score_pairs(pairs, metrics, cache_dir=resolve_cache_dir(args.cache_dir, not args.no_cache),
-                             unavailable=unavailable, explicit=args.metrics is not None,
+                             unavailable=unavailable, explicit=args.metrics is not None or suite is not None,
                              strict=args.strict)
     finally:
         for metric in metrics:
             metric.close()
+    if suite is not None:
+        from .suites import suite_info
+
+        result.suite = suite_info(suite)
     if args.out:
         write_text_atomic(args.out, result.to_json() + "\n")
     if args.per_report:
         _write_per_report(args.per_report, result)
-    sys.stdout.write(render_result(result, args.format))
+    sys.stdout.write(_render_score(result, args.format, suite))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
     return 1 if result.errors else 0
+
+
+# -- suites: rrg-eval suites, score --suite, compare --suite (logic in rrg_eval.suites) -------------------------
+def _add_suites_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("suites", help="list the named metric suites (leaderboards' and papers' tables)",
+                       description="List every suite: its version, columns, metrics and exact options.")
+    p.add_argument("--format", default="table", choices=["table", "json"])
+
+
+def _run_suites(args: argparse.Namespace) -> int:
+    from .suites import render_suites
+
+    sys.stdout.write(render_suites(args.format))
+    return 0
+
+
+def _build_suite(args: argparse.Namespace, set_options: dict, file_options: dict, global_options: dict):  # type: ignore[no-untyped-def]
+    """(metrics, unavailable, suite) of ``score --suite``."""
+    from . import option_sources as opts
+    from .errors import ConfigError
+    from .suites import build_suite_metrics, get_suite
+
+    if args.metrics:
+        raise ConfigError("give either --metrics or --suite, not both")
+    suite = get_suite(args.suite)
+    metrics, unavailable = build_suite_metrics(suite, options=opts.merge(file_options, set_options),
+                                               global_options=global_options, strict=args.strict)
+    return metrics, unavailable, suite
+
+
+def _render_score(result, fmt: str, suite) -> str:  # type: ignore[no-untyped-def]
+    """The score output; a suite's table (its column order and names) for table and markdown."""
+    from .render import render_result
+
+    if suite is None or fmt not in ("table", "markdown"):
+        return render_result(result, fmt)
+    from .suites import render_suite_table
+
+    return render_suite_table(result.scores, result.unavailable, result.errors, suite, n=result.n)
+
+
+def _suite_for_compare(name: str, metrics: str | None, config: dict) -> tuple[str, dict, str]:
+    """(metric names, options, header line) of ``compare --suite``; metrics not in this version are left out."""
+    from . import option_sources as opts
+    from .errors import ConfigError
+    from .metrics.registry import metric_class
+    from .suites import get_suite
+
+    if metrics:
+        raise ConfigError("give either --metrics or --suite, not both")
+    suite = get_suite(name)
+    known, missing = [], []
+    for metric in suite.metrics:
+        try:
+            metric_class(metric)
+            known.append(metric)
+        except ConfigError:
+            missing.append(metric)
+    per_metric = opts.merge({m: dict(suite.options.get(m, {})) for m in known},
+                            {k: v for k, v in config.items() if isinstance(v, dict)})
+    merged = {**{k: v for k, v in config.items() if not isinstance(v, dict)}, **per_metric}
+    header = f"suite {suite.label()}: {suite.description}"
+    if missing:
+        header += f" (not in this version: {', '.join(missing)})"
+    return ",".join(known), merged, header + "\n\n"
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
@@ -437,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"score": _run_score, "metrics": _run_metrics, "compare": _run_compare, "models": _run_models,
-                "baseline": _run_baseline}
+                "baseline": _run_baseline, "suites": _run_suites}
     try:
         return handlers[args.command](args)
     except RrgEvalError as exc:

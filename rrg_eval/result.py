@@ -39,6 +39,7 @@ class Result:
     unavailable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Stats] = field(default_factory=dict, repr=False)
+    suite: dict[str, Any] | None = None  # name, version and columns when scored as a suite (rrg_eval.suites)
 
     @property
     def per_report(self) -> pd.DataFrame:
@@ -65,10 +66,13 @@ class Result:
         return records
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"}`` with full precision."""
-        return {"n": self.n, "scores": dict(self.scores), "signatures": dict(self.signatures),
-                "warnings": list(self.warnings), "unavailable": dict(self.unavailable),
-                "errors": dict(self.errors)}
+        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"[, "suite"]}``, full precision."""
+        out = {"n": self.n, "scores": dict(self.scores), "signatures": dict(self.signatures),
+               "warnings": list(self.warnings), "unavailable": dict(self.unavailable),
+               "errors": dict(self.errors)}
+        if self.suite is not None:
+            out["suite"] = dict(self.suite)
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

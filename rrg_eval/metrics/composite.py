@@ -46,8 +46,9 @@ class CompositeMetric(Metric):
                 self._built.append(metric_class(component.metric)(**dict(component.options)))
             except ConfigError as exc:
                 self._built.append(None)
-                note = f" ({component.missing})" if component.missing else ""
-                self._missing.append(f"component {component.key} is not available in this version{note}: {exc}")
+                why = component.missing or str(exc)
+                self._missing.append(f"component {component.key} ({component.metric}) is not available in this "
+                                     f"version: {why}")
 
     @abstractmethod
     def components(self) -> list[Component]:
