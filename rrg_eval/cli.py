@@ -431,29 +431,25 @@ def _render_score(result, fmt: str, suite) -> str:  # type: ignore[no-untyped-de
 
 
 def _suite_for_compare(name: str, metrics: str | None, config: dict) -> tuple[str, dict, str]:
-    """(metric names, options, header line) of ``compare --suite``; metrics not in this version are left out."""
+    """(metric names, options, header) of ``compare --suite``; metrics that cannot run here are named, left out."""
     from . import option_sources as opts
     from .errors import ConfigError
-    from .metrics.registry import metric_class
-    from .suites import get_suite
+    from .suites import build_suite_metrics, get_suite
 
     if metrics:
         raise ConfigError("give either --metrics or --suite, not both")
     suite = get_suite(name)
-    known, missing = [], []
-    for metric in suite.metrics:
-        try:
-            metric_class(metric)
-            known.append(metric)
-        except ConfigError:
-            missing.append(metric)
+    built, unavailable = build_suite_metrics(suite)
+    for metric in built:
+        metric.close()
+    known = [m.name for m in built]
     per_metric = opts.merge({m: dict(suite.options.get(m, {})) for m in known},
                             {k: v for k, v in config.items() if isinstance(v, dict)})
     merged = {**{k: v for k, v in config.items() if not isinstance(v, dict)}, **per_metric}
     header = f"suite {suite.label()}: {suite.description}"
-    if missing:
-        header += f" (not in this version: {', '.join(missing)})"
-    return ",".join(known), merged, header + "\n\n"
+    if unavailable:
+        header += "\n" + "".join(f"- {m}: not available: {why}\n" for m, why in unavailable.items())
+    return ",".join(known), merged, header + "\n"
 
 
 def _run_metrics(args: argparse.Namespace) -> int:

@@ -173,6 +173,9 @@ class Metric(ABC):
                            warnings=list(context.warnings))
 
 
+SPEED_OPTIONS = frozenset({"device", "batch_size", "concurrency"})
+
+
 def _inputs_digest(ids: Sequence[str], predictions: Sequence[str], references: Sequence[str]) -> str:
     h = hashlib.sha256()
     for row in zip(ids, predictions, references):
@@ -187,10 +190,13 @@ def compute_once(metric: Metric, *, predictions: list[str], references: list[str
     """``metric.compute_stats`` unless a metric of the same signature already ran on these pairs in this run.
 
     The orchestration and composite metrics (``rrg_eval.metrics.composite``) both go through here, so asking
-    for a composite and its components in one run computes each component once. Equal signatures mean equal
-    numbers (options left out of signatures, such as device or batch size, do not change them).
+    for a composite and its components in one run computes each component once. Two metrics are the same
+    computation when they are of the same class with the same options, leaving out those that only change how
+    fast it runs (:data:`SPEED_OPTIONS`). (Not the signature: some metrics can only sign after computing.)
     """
-    key = metric.signature() + "|" + _inputs_digest(ids, predictions, references)
+    options = {k: v for k, v in cfg.to_dict(metric.config).items() if k not in SPEED_OPTIONS}
+    key = f"{type(metric).__module__}.{type(metric).__qualname__}|{sorted(options.items())!r}|" \
+        + _inputs_digest(ids, predictions, references)
     if key not in context.computed:
         context.computed[key] = metric.compute_stats(predictions=predictions, references=references, ids=ids,
                                                      context=context)

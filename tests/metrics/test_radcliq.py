@@ -9,7 +9,7 @@ be checked without those weights; the formula is checked on fixed feature vector
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,9 +17,7 @@ import pytest
 import rrg_eval
 from rrg_eval.errors import MetricUnavailable
 from rrg_eval.metrics import radcliq as rq
-from rrg_eval.metrics import registry
-from rrg_eval.metrics.base import Metric, RunContext
-from rrg_eval.stats import Stats
+from rrg_eval.metrics.base import RunContext
 
 FEATURES = np.array([
     [0.0, 0.0, 0.0, 0.0],
@@ -96,59 +94,15 @@ def test_unavailable_until_components_exist() -> None:
     assert "radcliq" in result.unavailable
 
 
-# -- the orchestration, with stand-ins for the components still to be added ---------------------------------
-CALLS: dict[str, int] = {}
+# -- the orchestration, with stand-ins for the components still to be added (conftest.stand_ins) ----------
 
 
-class _Feature(Metric):
-    """A stand-in component: a fixed function of the pair, counting its computations."""
-
-    Config: ClassVar[type]
-    description = "test stand-in"
-
-    def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
-                      context: RunContext) -> Stats:
-        CALLS[self.name] = CALLS.get(self.name, 0) + 1
-        values = [((len(p) * 7 + len(r) * 3) % 11) / 10 for p, r in zip(predictions, references)]
-        return {"v": np.array(values)}
-
-    def aggregate(self, stats: Stats) -> dict[str, float]:
-        return {self.keys[0]: float(stats["v"].mean())}
-
-    def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
-        return {self.keys[0]: stats["v"]}
-
-
-def _stand_in(metric_name: str, key: str, **fields: Any) -> type[Metric]:
-    from dataclasses import make_dataclass
-
-    from rrg_eval.option_spec import option
-
-    config = make_dataclass(f"{metric_name}Config", [(k, type(v), option(v, in_signature=k != "device"))
-                                                     for k, v in fields.items()], frozen=True)
-    return type(metric_name, (_Feature,), {"name": metric_name, "keys": (key,), "Config": config})
-
-
-@pytest.fixture()
-def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """sembscore and a bertscore with the cxr preset; radgraph_combined replaced by a stand-in too."""
-    CALLS.clear()
-    monkeypatch.setitem(registry._extra, "sembscore", _stand_in("sembscore", "sembscore", device="auto"))
-    for name, cls in (("bertscore", FakeBertScore), ("radgraph_combined", FakeRadGraph)):
-        monkeypatch.delitem(registry.BUILTIN, name)
-        monkeypatch.setitem(registry._extra, name, cls)
-
-
-FakeBertScore = _stand_in("bertscore", "bertscore_cxr_f1", preset="default", idf=False, device="auto")
-FakeRadGraph = _stand_in("radgraph_combined", "radgraph_combined", model_type="radgraph", device="auto")
-
-
-def test_components_computed_once(stand_ins: None) -> None:
+def test_components_computed_once(stand_ins: None, stand_in_calls: dict[str, int]) -> None:
     preds = ["No effusion.", "Heart normal. Lungs clear.", "", "Mild cardiomegaly."]
     refs = ["No pleural effusion.", "Lungs are clear.", "Normal.", "Cardiomegaly, mild."]
     result = rrg_eval.score(predictions=preds, references=refs, use_cache=False,
                             metrics=["bleu2_cxr", "radcliq", "sembscore"])
-    assert CALLS == {"bertscore": 1, "sembscore": 1, "radgraph_combined": 1}
+    assert stand_in_calls == {"bertscore": 1, "sembscore": 1, "radgraph_combined": 1}
     assert not result.errors and set(result.scores) >= {"bleu2_cxr", "sembscore", "radcliq_v1", "radcliq_v0"}
     assert "radgraph_combined" not in result.scores  # computed for radcliq, not asked for
     features = np.column_stack([result.stats["radcliq"]["radcliq_features"][:, 0],
