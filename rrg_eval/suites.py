@@ -131,8 +131,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         source="aayushv001/R2Gen2 Training/train_model.ipynb (evaluate_labels; evaluate's rouge and bertscore "
                "with lang='en')",
         columns=(
-            Column("JSON overlap", "json_overlap", "json_overlap_r2gen2",
-                   "the r2gen2 convention of json_overlap is being added"),
+            Column("JSON overlap", "json_overlap", "json_overlap_r2gen2"),
             Column("ROUGE-1", "rouge", "rouge1"),
             Column("ROUGE-2", "rouge", "rouge2"),
             Column("ROUGE-L", "rouge", "rougeL"),
@@ -140,7 +139,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
             Column("BERTScore P", "bertscore", "bertscore_p"),
             Column("BERTScore R", "bertscore", "bertscore_r"),
         ),
-        options={"json_overlap": {"convention": "r2gen2"}, "rouge": {"use_stemmer": False},
+        options={"json_overlap": {"convention": ("r2gen2",)}, "rouge": {"use_stemmer": False},
                  "bertscore": {"model_type": "roberta-large", "num_layers": 17, "rescale_with_baseline": False,
                                "idf": False}},
         notes=("evaluate's rouge (no stemming) reports a bootstrap median of the mean F-measure; rrg-eval reports "
