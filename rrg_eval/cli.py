@@ -176,8 +176,8 @@ def _run_compare(args: argparse.Namespace) -> int:
                     sections=sections, strict=args.strict, cache_dir=args.cache_dir, use_cache=not args.no_cache,
                     id_field=args.id_field, text_field=args.text_field, config_file=args.config, **config)
     text = board.render(args.format)
-    if suite_header and args.format in ("table", "markdown"):
-        text = suite_header + text
+    if args.suite:
+        text = _with_suite(text, args.format, args.suite, suite_header)
     if args.plot:
         write_bytes_atomic(args.plot, board.plot(plot_fmt))
     if args.out:
@@ -450,6 +450,22 @@ def _suite_for_compare(name: str, metrics: str | None, config: dict) -> tuple[st
     if unavailable:
         header += "\n" + "".join(f"- {m}: not available: {why}\n" for m, why in unavailable.items())
     return ",".join(known), merged, header + "\n"
+
+
+def _with_suite(text: str, fmt: str, name: str, header: str) -> str:
+    """A compare output that names its suite: a header (table, markdown), a comment (latex), a key (json)."""
+    from .suites import get_suite, suite_info
+
+    if fmt in ("table", "markdown"):
+        return header + text
+    if fmt == "latex":
+        return "".join(f"% {line}\n" for line in header.strip().splitlines()) + text
+    if fmt == "json":
+        data = json.loads(text)
+        if isinstance(data, dict):
+            data["suite"] = suite_info(get_suite(name))
+            return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return text
 
 
 def _run_metrics(args: argparse.Namespace) -> int:

@@ -109,3 +109,7 @@ def test_cli_compare_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert out.startswith("suite rexrank v1: ") and "- sembscore: not available: " in out
     assert "bleu2_cxr" in out
+    main(["compare", p, str(q), "--refs", r, "--suite", "rexrank", "--no-cache", "--resamples", "50",
+          "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["suite"]["name"] == "rexrank" and data["suite"]["version"] == "1"
