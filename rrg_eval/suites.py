@@ -111,7 +111,10 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         ),
         options={"bleu": {}, "rouge": {"use_stemmer": True}, "radgraph": {"model_type": "radgraph"},
                  "f1chexbert": {"uncertain_as": "negative"}},
-        notes=("CheXprompt (LLM judge) is left out: it runs only when named and configured (--metrics chexprompt).",),
+        notes=("CheXprompt (LLM judge) is left out: it runs only when named and configured (--metrics chexprompt).",
+               "BLEU-4 (pycocoevalcap) and F1-RadGraph as the partial reward on the original RadGraph model are "
+               "this suite's reading of LLaVA-Rad's evaluation; the CheXbert mapping (uncertain as negative) is "
+               "LLaVA-Rad's."),
     ),
     Suite(
         name="two-stage", version="1",
