@@ -128,3 +128,22 @@ def test_idf_option_reaches_the_bertscore_component(stand_ins: None) -> None:
     bert = metric.component_metrics()[1]
     assert bert.config.idf is True and bert.config.preset == "cxr"
     assert "idf:yes" in metric.signature() or "idf:True" in metric.signature() or "idf:true" in metric.signature()
+
+
+def test_compute_once_memo(stand_ins: None, stand_in_calls: dict[str, int]) -> None:
+    """Same class and options (speed options aside) on the same pairs: one computation per run context."""
+    from rrg_eval.metrics.base import compute_once
+    from rrg_eval.metrics.registry import load_metric
+
+    context = RunContext()
+    args = {"predictions": ["a b", "c"], "references": ["a b", "d"], "ids": ["1", "2"], "context": context}
+    first = compute_once(load_metric("sembscore"), **args)
+    assert compute_once(load_metric("sembscore", device="cpu"), **args) is first  # device: speed only
+    assert stand_in_calls == {"sembscore": 1}
+    compute_once(load_metric("bertscore", idf=True), **args)
+    compute_once(load_metric("bertscore", idf=False), **args)
+    assert stand_in_calls["bertscore"] == 2  # an option that changes numbers: computed again
+    compute_once(load_metric("sembscore"), **{**args, "predictions": ["a b", "x"]})
+    assert stand_in_calls["sembscore"] == 2  # other pairs
+    compute_once(load_metric("sembscore"), **{**args, "context": RunContext()})
+    assert stand_in_calls["sembscore"] == 3  # another run
