@@ -11,7 +11,7 @@ from . import option_sources as opts
 from . import resampling as rs
 from .errors import ConfigError, MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, empty_report_warnings, pair, references_digest
-from .metrics.base import Metric, RunContext, is_judge
+from .metrics.base import Metric, RunContext, compute_once, is_judge
 from .metrics.registry import metric_class
 from .option_spec import to_dict as metric_options_dict
 from .result import KeyInfo, Result
@@ -134,8 +134,9 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
                     texts={"predictions": list(pairs.predictions), "references": list(pairs.references)})
     for metric in metrics:
         try:
-            stats = metric.compute_stats(predictions=list(pairs.predictions), references=list(pairs.references),
-                                         ids=list(pairs.ids), context=context)
+            # compute_once: a composite (radcliq) and its components share one computation per run
+            stats = compute_once(metric, predictions=list(pairs.predictions), references=list(pairs.references),
+                                 ids=list(pairs.ids), context=context)
             scores = metric.aggregate(stats)
             per_report = metric.per_report(stats)
         except MetricUnavailable as exc:
@@ -221,7 +222,8 @@ def plan_judges(*, predictions: Any, references: Any, metrics: Iterable[str] | s
 def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | None = None,
           strict: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
           id_field: str = "id", text_field: str = "report", config_file: str | os.PathLike | None = None,
-          ci: float | None = None, resamples: int = 1000, seed: int = 12345, **config: Any) -> Result:
+          ci: float | None = None, resamples: int = 1000, seed: int = 12345, suite: str | None = None,
+          **config: Any) -> Result:
     """Score predictions against references, paired by id.
 
     ``predictions`` / ``references``: a path (JSONL, JSON, CSV, TSV, Parquet), an ``{id: text}`` mapping, or a
@@ -230,15 +232,29 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     selected metric having them (``normalize="lower"``, ``device="cuda"``). ``ci``: a confidence level (0.95)
     gives every key a percentile bootstrap interval in ``result.ci`` over ``resamples`` resamples drawn with
     ``seed`` (the same intervals ``compare`` gives this system with that seed).
+    ``suite``: a named suite (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``; the result
+    records its name and version.
     """
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
-    built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
-                                       file_options=file_options)
+    if suite is not None:  # a named suite: its metrics and exact options (rrg_eval.suites)
+        from .suites import build_suite_metrics, get_suite, suite_info
+
+        if metrics is not None:
+            raise ConfigError("give either metrics or suite, not both")
+        chosen = get_suite(suite)
+        built, unavailable = build_suite_metrics(chosen, options=opts.merge(file_options, per_metric),
+                                                 global_options=global_options, strict=strict)
+    else:
+        built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
+                                           global_options=global_options, file_options=file_options)
     try:
         pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
         result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
-                             unavailable=unavailable, explicit=metrics is not None, strict=strict)
+                             unavailable=unavailable, explicit=metrics is not None or suite is not None,
+                             strict=strict)
+        if suite is not None:
+            result.suite = suite_info(chosen)
         if ci is not None:
             add_intervals(result, built, confidence=float(ci), resamples=int(resamples), seed=seed)
         return result

@@ -47,6 +47,7 @@ class Result:
     clusters: dict[str, Any] | None = field(default=None, repr=False)
     texts: dict[str, list[str]] | None = field(default=None, repr=False)
     versions: dict[str, str] = field(default_factory=dict, repr=False)
+    suite: dict[str, Any] | None = None  # name, version and columns when scored as a suite (rrg_eval.suites)
 
     @property
     def per_report(self) -> pd.DataFrame:
@@ -73,7 +74,7 @@ class Result:
         return records
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"}`` with full precision.
+        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"[, "suite"]}`` with full precision.
 
         With intervals (``score(..., ci=0.95)``) also ``"ci": {key: [low, high]}`` and ``"ci_settings"``.
         """
@@ -83,6 +84,8 @@ class Result:
             out["ci_settings"] = dict(self.ci_settings)
         out.update(signatures=dict(self.signatures), warnings=list(self.warnings),
                    unavailable=dict(self.unavailable), errors=dict(self.errors))
+        if self.suite is not None:
+            out["suite"] = dict(self.suite)
         return out
 
     def to_json(self, indent: int | None = 2) -> str:

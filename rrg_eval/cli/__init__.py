@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 from ..errors import RrgEvalError
 from ..version import __version__
-from . import baseline, cache, compare, gate, metrics, models, score
+from . import baseline, cache, compare, gate, metrics, models, score, suites
 
 COMMANDS = {"score": score, "metrics": metrics, "compare": compare, "models": models, "baseline": baseline,
-            "gate": gate, "cache": cache}
+            "gate": gate, "cache": cache, "suites": suites}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from ..render import COMPARE_FORMATS
 from .options import add_metric_options, api_options, dry_run_note
 from .saved_runs import add_compare_arguments, compare_from_runs
+from .suites import add_suite_argument, options_for_compare, with_suite
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sections", metavar="FIELD,FIELD",
                    help="compare these text fields as separate blocks, e.g. findings,impression")
     add_metric_options(p)
+    add_suite_argument(p)
     add_compare_arguments(p)
 
 
@@ -86,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
                   needs={"--plot": [Need("matplotlib", extra)] if args.plot else [],
                          "--format table": [Need("rich", extra)] if args.format == "table" else []})
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
+    suite_header = ""
+    if args.suite and not args.runs:
+        options, suite_header = options_for_compare(args.suite, options)
     if args.runs:
         board = compare_from_runs(args)
     else:
@@ -93,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
                             ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha, sections=sections,
                             strict=args.strict, adjust=args.adjust, cluster_field=args.cluster_field, **options)
     text = render_leaderboard(board, args.format)
+    if suite_header:
+        text = with_suite(text, args.format, args.suite, suite_header)
     failed: list[str] = []
     if args.plot:
         try:

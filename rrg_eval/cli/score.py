@@ -8,6 +8,7 @@ import sys
 from ..render import FORMATS
 from .options import add_metric_options, api_options, dry_run_note
 from .saved_runs import add_save_run_arguments, check_save_run_args, save_run_from_args
+from .suites import add_suite_argument, render_score
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="bootstrap resamples of --ci (default: 1000)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the --ci resampling (default: 12345)")
     add_metric_options(p)
+    add_suite_argument(p)
     add_save_run_arguments(p)
 
 
@@ -33,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
     from ..api import score as score_api
     from ..judge.dryrun import render_plan
     from ..outputs import check_outputs, write_all
-    from ..render import render_result
     from .writing import per_report_text, report_unwritten
 
     # every output is checked before any work: same file as an input, a folder, an unwritable place
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(render_plan(plan))
         return 0
     result = score_api(predictions=args.predictions, references=args.references, strict=args.strict,
-                       ci=args.ci, resamples=args.resamples, seed=args.seed, **options)
+                       ci=args.ci, resamples=args.resamples, seed=args.seed, suite=args.suite, **options)
     writes: list[tuple[str, str]] = []
     if args.out:
         writes.append((args.out, result.to_json() + "\n"))
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         writes.append((args.per_report, per_report_text(result)))
     failed = write_all(writes)  # a failed write is reported after the results are printed
     save_run_from_args(args, result)
-    sys.stdout.write(render_result(result, args.format))
+    sys.stdout.write(render_score(result, args.format))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
     return report_unwritten(failed) or (1 if result.errors else 0)

@@ -8,6 +8,7 @@ intervals and paired significance tests: resampling only re-runs ``aggregate`` o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class RunContext:
 
     cache_dir: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    computed: dict[str, Stats] = field(default_factory=dict, repr=False)  # compute_once's memo, this run only
 
     def warn(self, metric: str, message: str) -> None:
         """Record a warning (truncations, empty reports, unparsed answers): counted, never silent."""
@@ -171,6 +173,36 @@ class Metric(ABC):
         return MetricScore(scores=self.aggregate(stats), per_report=self.per_report(stats),
                            signature=self.signature(references_digest(row_ids, list(references))), stats=stats,
                            warnings=list(context.warnings))
+
+
+SPEED_OPTIONS = frozenset({"device", "batch_size", "concurrency"})
+
+
+def _inputs_digest(ids: Sequence[str], predictions: Sequence[str], references: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for row in zip(ids, predictions, references):
+        for text in row:
+            data = text.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def compute_once(metric: Metric, *, predictions: list[str], references: list[str], ids: list[str],
+                 context: RunContext) -> Stats:
+    """``metric.compute_stats`` unless a metric of the same signature already ran on these pairs in this run.
+
+    The orchestration and composite metrics (``rrg_eval.metrics.composite``) both go through here, so asking
+    for a composite and its components in one run computes each component once. Two metrics are the same
+    computation when they are of the same class with the same options, leaving out those that only change how
+    fast it runs (:data:`SPEED_OPTIONS`). (Not the signature: some metrics can only sign after computing.)
+    """
+    options = {k: v for k, v in cfg.to_dict(metric.config).items() if k not in SPEED_OPTIONS}
+    key = f"{type(metric).__module__}.{type(metric).__qualname__}|{sorted(options.items())!r}|" \
+        + _inputs_digest(ids, predictions, references)
+    if key not in context.computed:
+        context.computed[key] = metric.compute_stats(predictions=predictions, references=references, ids=ids,
+                                                     context=context)
+    return context.computed[key]
 
 
 def count_empty(predictions: Sequence[str], references: Sequence[str], metric: str, context: RunContext) -> None:

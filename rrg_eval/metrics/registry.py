@@ -29,6 +29,9 @@ BUILTIN: dict[str, str] = {
     "bertscore": "rrg_eval.metrics.bertscore:BertScore",
     "f1chexbert": "rrg_eval.metrics.f1chexbert:F1CheXbert",
     "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
+    "bleu2_cxr": "rrg_eval.metrics.bleu2_cxr:Bleu2Cxr",
+    "radgraph_combined": "rrg_eval.metrics.radgraph_combined:RadGraphCombined",
+    "radcliq": "rrg_eval.metrics.radcliq:RadCliQ",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
 }
 

@@ -46,7 +46,10 @@ JSON_REFS = [_structured("heart", "cardiomegaly", "neg_dx"), _structured("lung",
 OTHER_OPTION_KEYS = {"json_overlap": {"json_overlap_r2gen2"}}
 # METEOR's aggregate runs the Meteor 1.5 jar once per call (about 5 s each here): checked with -m slow
 SLOW = {"meteor"}
-MODEL_KINDS = {"bertscore": "bertscore", "f1chexbert": "chexbert", "radgraph": "radgraph"}
+MODEL_KINDS = {"bertscore": "bertscore", "f1chexbert": "chexbert", "radgraph": "radgraph",
+               "radgraph_combined": "radgraph"}
+# options that point a model metric at the synthetic checkpoint `synthesize` writes (radgraph-xl only)
+MODEL_OPTIONS = {"radgraph_combined": {"model_type": "radgraph-xl"}}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,7 @@ def _build(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if name in MODEL_KINDS:
         monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(request.getfixturevalue("model_dir")))
         options["device"] = "cpu"
+        options.update(MODEL_OPTIONS.get(name, {}))
     if name == "chexprompt":
         pytest.importorskip("openai")
         server = request.getfixturevalue("judge_server")
