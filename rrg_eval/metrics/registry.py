@@ -29,6 +29,7 @@ BUILTIN: dict[str, str] = {
     "bertscore": "rrg_eval.metrics.bertscore:BertScore",
     "f1chexbert": "rrg_eval.metrics.f1chexbert:F1CheXbert",
     "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
+    "ratescore": "rrg_eval.metrics.ratescore:RaTEScore",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
 }
 
