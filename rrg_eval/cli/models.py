@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = msub.add_parser("synth", help="write synthetic checkpoints (seeded random weights) for offline tests",
                         description="Write synthetic checkpoints in the official formats into OUT_DIR, laid out "
                                     "as $RRG_EVAL_MODEL_DIR.")
-    s.add_argument("kind", help="bertscore, chexbert or radgraph")
+    s.add_argument("kind", help="bertscore, chexbert, radgraph or ratescore")
     s.add_argument("out_dir", help="output folder (use it as $RRG_EVAL_MODEL_DIR)")
     s.add_argument("--size", default="tiny", choices=["tiny", "base"], help="tiny (tests) or base (real sizes)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

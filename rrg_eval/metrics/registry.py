@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "bleu2_cxr": "rrg_eval.metrics.bleu2_cxr:Bleu2Cxr",
     "radgraph_combined": "rrg_eval.metrics.radgraph_combined:RadGraphCombined",
     "radcliq": "rrg_eval.metrics.radcliq:RadCliQ",
+    "ratescore": "rrg_eval.metrics.ratescore:RaTEScore",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
 }
 

@@ -34,6 +34,7 @@ SYNTHESIZERS: dict[str, str] = {
     "bertscore": "rrg_eval.synthetic_weights.bertscore:synthesize",
     "chexbert": "rrg_eval.synthetic_weights.chexbert:synthesize",
     "radgraph": "rrg_eval.synthetic_weights.radgraph:synthesize",
+    "ratescore": "rrg_eval.synthetic_weights.ratescore:synthesize",
 }
 
 
