@@ -30,6 +30,7 @@ BUILTIN: dict[str, str] = {
     "f1chexbert": "rrg_eval.metrics.f1chexbert:F1CheXbert",
     "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
+    "green": "rrg_eval.metrics.green:Green",
 }
 
 _extra: dict[str, type[Metric]] = {}
