@@ -4,7 +4,8 @@
 prompt, in order) and an ``identity`` string that goes into signatures and cache keys.
 
 :class:`HFChatGenerator` runs greedy decoding the way GREEN's reference loop does (``green_score/green.py``):
-the tokenizer loaded with ``add_eos_token=True, use_fast=True, padding_side='left'``, pad token = EOS, a chat
+the tokenizer loaded with ``add_eos_token=True, use_fast=True, padding_side='left'`` (see
+:func:`load_reference_tokenizer`), pad token = EOS, a chat
 template applied with a generation prompt, inputs truncated to ``max_length`` tokens, ``generate(max_length=
 max_length, do_sample=False)`` (so a batch's budget is ``max_length`` minus its longest prompt, as in the
 reference), the whole sequence decoded with ``skip_special_tokens=True`` and cleaned. What it adds: distinct
@@ -77,6 +78,17 @@ def resolve_dtype(dtype: str, device: str) -> str:
     return "float32"
 
 
+def load_reference_tokenizer(transformers: Any, model: str) -> Any:
+    """The tokenizer as GREEN's reference loads it (``add_eos_token=True, use_fast=True, padding_side='left'``):
+    EOS appended to every encoded text, BOS in front when the tokenizer adds one by itself. (transformers 5
+    forgets a tokenizer's own BOS when ``add_eos_token`` is passed alone, so its BOS setting is passed too.)"""
+    plain = transformers.AutoTokenizer.from_pretrained(model, use_fast=True)
+    probe = plain("a")["input_ids"]
+    has_bos = plain.bos_token_id is not None and bool(probe) and probe[0] == plain.bos_token_id
+    return transformers.AutoTokenizer.from_pretrained(model, add_eos_token=True, add_bos_token=has_bos,
+                                                      use_fast=True, padding_side="left")
+
+
 class HFChatGenerator:
     """Greedy chat generation with ``transformers`` (see the module docstring)."""
 
@@ -90,8 +102,7 @@ class HFChatGenerator:
         self._to_messages = to_messages
         self._clean = clean
         try:
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(
-                model, add_eos_token=True, use_fast=True, padding_side="left")
+            self.tokenizer = load_reference_tokenizer(transformers, model)
             kwargs: dict[str, Any] = {"dtype": getattr(torch, self.dtype)}
             if settings.device_map:
                 kwargs["device_map"] = settings.device_map

@@ -111,8 +111,8 @@ CHAT_TEMPLATE = (
 # prompts without adding special tokens. docs/metrics.md shows the `vllm serve` command.
 SERVER_CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
-    "{{ '<|user|>\n' + message['content'] + eos_token }}{% endif %}{% endfor %}"
-    "{{ '<|assistant|>\n' + eos_token + '<|assistant|>' + eos_token }}"
+    "{{ '<|user|>\n' + message['content'] + eos_token + '\n' }}{% endif %}{% endfor %}"
+    "{{ '<|assistant|>\n' + eos_token + '\n<|assistant|>\n' + eos_token }}"
 )
 
 PROMPT_DIGEST = hashlib.sha256((PROMPT_TEMPLATE + "\x00" + CHAT_TEMPLATE).encode("utf-8")).hexdigest()[:12]

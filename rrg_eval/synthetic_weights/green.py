@@ -4,7 +4,8 @@
 ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json``), the files
 ``AutoModelForCausalLM`` / ``AutoTokenizer`` read, as for ``StanfordAIMI/GREEN-radllama2-7b``. The tokenizer is a
 word-level one over the words of GREEN's prompt plus common report words (one token per whitespace-separated
-word, unknown words -> ``<unk>``), with Llama's special tokens ``<s>`` (added in front), ``</s>``, ``<unk>`` and
+word, unknown words -> ``<unk>``), with Llama's special tokens ``<s>`` (added in front), ``</s>`` (appended, as
+Llama's tokenizer does with the reference's ``add_eos_token=True``), ``<unk>`` and
 the chat markers ``<|user|>``/``<|assistant|>`` as added tokens. ``size="tiny"``: 2 layers, 64 wide (tests and
 CPU benchmarks); ``size="base"``: Llama-2-7B's shape (32 layers, 4096 wide, about 6.5 G parameters; GPU
 benchmarks only). Its answers are random word strings: meaningless, but the decoding path is the real one.
@@ -51,11 +52,15 @@ def _tokenizer_files(folder: Path) -> None:
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.add_special_tokens([AddedToken(t, special=True) for t in SPECIAL])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in CHAT_MARKERS])
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", vocab["<s>"])])
+    # BOS in front and EOS at the end, as a Llama tokenizer loaded with add_eos_token=True (the reference's
+    # call) encodes; written both as the post-processor (read by transformers 4.x) and as add_*_token (5.x)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> <s> $B </s>",
+                                                       special_tokens=[("<s>", vocab["<s>"]),
+                                                                       ("</s>", vocab["</s>"])])
     tok.save(str(folder / "tokenizer.json"))
     special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 4096,
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 4096, "add_bos_token": True,
+              "add_eos_token": True,
               "clean_up_tokenization_spaces": False, **special}
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=1), encoding="utf-8")
