@@ -57,7 +57,8 @@ def _apply_judge_flags(args: argparse.Namespace, set_options: dict) -> None:
     if args.chexprompt_prompt:
         set_options.setdefault("chexprompt", {}).setdefault("prompt", args.chexprompt_prompt)
     if args.allow_remote_judge:
-        set_options.setdefault("chexprompt", {}).setdefault("allow_remote", "true")
+        for judge in ("chexprompt", "green"):
+            set_options.setdefault(judge, {}).setdefault("allow_remote", "true")
 
 
 def _run_dry_run(args: argparse.Namespace, set_options: dict, file_options: dict) -> int:

@@ -160,13 +160,19 @@ class Green(Metric):
     def _decoding(self) -> Decoding:
         return Decoding(temperature=0.0, max_tokens=self.config.max_tokens, top_p=1.0, seed=None)
 
+    def _resolved_dtype(self) -> str:
+        from ..backends.generation import resolve_device, resolve_dtype
+
+        try:
+            return resolve_dtype(self.config.dtype, resolve_device(self.config.device))
+        except MetricUnavailable:
+            return self.config.dtype
+
     def _decoding_key(self) -> str:
         c = self.config
         if c.base_url:
             return self._decoding().as_key()
-        from ..backends.generation import resolve_device, resolve_dtype
-
-        return GenerationSettings(max_length=c.max_length).key(resolve_dtype(c.dtype, resolve_device(c.device)))
+        return GenerationSettings(max_length=c.max_length).key(self._resolved_dtype())
 
     def _api_key(self, private: bool) -> str:
         c = self.config
@@ -216,6 +222,8 @@ class Green(Metric):
         c = self.config
         skip = ("model:", "max_tokens:", "parse_retries:") if not c.base_url else ("model:", "max_length:", "dtype:")
         parts = [p for p in cfg.signature_parts(c) if not p.startswith(skip)]
+        if not c.base_url and c.dtype == "auto":  # the data type as resolved here (it changes answers)
+            parts = [f"dtype:{self._resolved_dtype()}" if p == "dtype:auto" else p for p in parts]
         out = [self.name, f"backend:{self.backend_kind}", f"model:{c.model or 'none'}", *parts,
                f"prompt_hash:{PROMPT_DIGEST}"]
         if refs_digest:
