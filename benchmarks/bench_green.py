@@ -108,7 +108,7 @@ def main() -> None:
     rows = [("reference GREEN loop (float16, batches of 8 in order)", ref),
             ("rrg-eval, the reference's batches and float16", same),
             ("rrg-eval defaults (float32, distinct prompts, length-sorted)", ours)]
-    lines = [f"## green (local transformers back-end)\n",
+    lines = ["## green (local transformers back-end)\n",
              f"Command: `python benchmarks/bench_green.py --reference-python ... --reference-root ... --pairs "
              f"{args.pairs} --write` ({platform.machine()}, CPU only, 1 torch thread, machine shared with other "
              f"jobs). Model: synthetic tiny GREEN (2-layer 64-wide Llama, seed 0). {len(refs)} IU X-ray val pairs "

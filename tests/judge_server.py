@@ -38,7 +38,8 @@ def answer(sig: tuple[int, ...], insig: tuple[int, ...], *, round_brackets: bool
 
 
 _CANDIDATE = re.compile(r'Candidate (?:report|Findings): """(.*)"""', re.DOTALL)
-_GREEN_CANDIDATE = re.compile(r"\n    3\. Candidate Report:\n    (.*?)\n\n    4\. Reporting Your Assessment:", re.DOTALL)
+_GREEN_CANDIDATE = re.compile(r"\n    3\. Candidate Report:\n    (.*?)\n\n    4\. Reporting Your Assessment:",
+                              re.DOTALL)
 
 
 class _Handler(BaseHTTPRequestHandler):
