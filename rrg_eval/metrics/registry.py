@@ -31,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
     "green": "rrg_eval.metrics.green:Green",
+    "crimson": "rrg_eval.metrics.crimson:Crimson",
 }
 
 _extra: dict[str, type[Metric]] = {}
