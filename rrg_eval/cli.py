@@ -57,7 +57,7 @@ def _apply_judge_flags(args: argparse.Namespace, set_options: dict) -> None:
     if args.chexprompt_prompt:
         set_options.setdefault("chexprompt", {}).setdefault("prompt", args.chexprompt_prompt)
     if args.allow_remote_judge:
-        for judge in ("chexprompt", "green"):
+        for judge in ("chexprompt", "green", "crimson"):
             set_options.setdefault(judge, {}).setdefault("allow_remote", "true")
 
 
