@@ -90,6 +90,8 @@ class GreenConfig:
                         help="transformers back-end: auto = bfloat16/float16 on GPU, float32 on CPU "
                              "(the reference: float16)")
     batch_size: int = option(8, in_signature=False, help="transformers back-end: prompts per generate call")
+    sort_by_length: bool = option(True, in_signature=False, help="transformers back-end: batch prompts by token "
+                                                                 "length (false: in input order, as the reference)")
     device: str = option("auto", in_signature=False, help="transformers back-end: auto, cpu, cuda, cuda:1, ...")
     device_map: str = option("", in_signature=False, help="transformers back-end: e.g. 'auto' to spread the "
                                                           "model over several GPUs (accelerate)")
@@ -305,7 +307,8 @@ class Green(Metric):
                 self._generator = self._generator_factory(c)
             else:
                 settings = GenerationSettings(max_length=c.max_length, batch_size=c.batch_size, dtype=c.dtype,
-                                              device=c.device, device_map=c.device_map)
+                                              device=c.device, device_map=c.device_map,
+                                              sort_by_length=c.sort_by_length)
                 self._generator = HFChatGenerator(c.model, chat_template=CHAT_TEMPLATE, to_messages=chat_messages,
                                                   clean=clean_response, settings=settings)
         return self._generator
