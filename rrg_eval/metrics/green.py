@@ -319,8 +319,8 @@ class Green(Metric):
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
         try:
             generator = self.generator()
-            # in chunks, so that an interrupted run keeps what it generated
-            chunk = 64
+            # in chunks (each sorted by length inside), so that an interrupted run keeps what it generated
+            chunk = max(256, 16 * self.config.batch_size)
             for start in range(0, len(keys), chunk):
                 part = keys[start:start + chunk]
                 answers = generator.generate([green_prompt(*todo[k]) for k in part])
