@@ -166,3 +166,36 @@ def test_signature_and_dry_run(server, tmp_path):
     assert plan.requests == 4 and len(server.requests) == 0
     local = load_metric("green", model="some/model")
     assert local.signature().startswith("green|backend:transformers|model:some/model|")
+
+
+CHILD = r"""
+import sys
+from rrg_eval.metrics.registry import load_metric
+url, cache, refs, preds = sys.argv[1], sys.argv[2], sys.argv[3].split("|"), sys.argv[4].split("|")
+metric = load_metric("green", model="green-test", base_url=url, concurrency=1, timeout=60.0)
+metric.compute(predictions=preds, references=refs, ids=[str(i) for i in range(len(refs))], cache_dir=cache)
+"""
+
+
+def test_resumes_after_the_process_is_killed(server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server.script[PREDS[2]] = [("hang", 5.0)]  # the third request never gets its answer before the kill
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, server.url, str(tmp_path), "|".join(REFS),
+                              "|".join(PREDS)], env=env)
+    deadline = time.monotonic() + 60
+    while len(server.requests) < 3 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the two answers received are committed as they arrive
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert len(server.requests) == 3
+    server.script[PREDS[2]] = [green_answer((0,) * 6, (0,) * 6, 1)]
+    result = green(server, concurrency=1).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
+    assert len(server.requests) == 3 + 2  # only the two unanswered pairs
+    assert result.scores["green"] == 1.0 and result.scores["green_unparsed_rate"] == 0.0
