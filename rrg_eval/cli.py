@@ -327,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parser(sub)
     _add_models_parser(sub)
     _add_baseline_parser(sub)
+    _add_cache_parser(sub)
     return parser
 
 
@@ -384,6 +385,34 @@ def _run_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- rrg-eval cache: info / clear (logic in rrg_eval.cache_admin) ------------------------------------------------
+def _add_cache_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cache", help="show what the caches hold, or clear one metric's cached entries",
+                       description="The on-disk caches: what each holds, entries, size and path; clearing one "
+                                   "metric's entries (e.g. judge answers after a bad judge run).")
+    csub = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    info = csub.add_parser("info", help="what each cache holds, its entries, size and path")
+    info.add_argument("--format", default="table", choices=["table", "json"])
+    clear = csub.add_parser("clear", help="delete every cached entry of one metric")
+    clear.add_argument("--metric", required=True, help="the metric whose cached entries go (e.g. chexprompt)")
+    for action in (info, clear):
+        action.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $RRG_EVAL_CACHE_DIR, "
+                                                              "$XDG_CACHE_HOME/rrg-eval or ~/.cache/rrg-eval)")
+
+
+def _run_cache(args: argparse.Namespace) -> int:
+    from . import cache_admin
+    from .api import resolve_cache_dir
+
+    folder = resolve_cache_dir(args.cache_dir, True)
+    if args.cache_command == "info":
+        sys.stdout.write(cache_admin.render_info(folder, cache_admin.cache_files(folder), args.format))
+        return 0
+    cleared = cache_admin.clear(folder, args.metric)
+    sys.stdout.write(cache_admin.render_cleared(folder, args.metric, cleared))
+    return 0
+
+
 # -- rrg-eval models: list / download / verify / synth (logic in rrg_eval.model_admin) -------------------------
 def _add_models_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list, download, verify or synthesise the model files metrics need",
@@ -438,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"score": _run_score, "metrics": _run_metrics, "compare": _run_compare, "models": _run_models,
-                "baseline": _run_baseline}
+                "baseline": _run_baseline, "cache": _run_cache}
     try:
         return handlers[args.command](args)
     except RrgEvalError as exc:

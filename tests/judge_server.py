@@ -8,7 +8,11 @@ repeats), else ``server.default(candidate)``. Actions:
 * a string: a 200 answer with that content; ``None``: a 200 answer with null content;
 * ``("status", code, headers, body)``: an error response (body: a JSON-able object);
 * ``("hang", seconds)``: wait, then answer the default (the client has timed out by then);
-* ``("drop",)``: close the connection without a response.
+* ``("drop",)``: close the connection without a response;
+* ``("raw", code, content_type, body_bytes)``: exactly that status, Content-Type and body (an HTML page, a
+  body that is not JSON);
+* ``("redirect", code, location)``: a redirect to ``location`` (which the client must not follow);
+* ``("trickle", bytes_per_second)``: a 200 whose valid answer is sent a few bytes at a time at that rate.
 
 ``server.fatal_after = k`` makes every request after the k-th answer 401 (a crash mid-run).
 Every request is recorded (path, query, headers, JSON body) in ``server.requests``.
@@ -99,13 +103,53 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(action, tuple) and action and action[0] == "status":
             _, code, headers, payload = action
             return self._send(code, payload, headers)
-        content = action
-        return self._send(200, {
+        if isinstance(action, tuple) and action and action[0] == "raw":
+            _, code, content_type, data = action
+            return self._send_bytes(code, data, {"Content-Type": content_type})
+        if isinstance(action, tuple) and action and action[0] == "redirect":
+            _, code, location = action
+            return self._send_bytes(code, b"", {"Location": location, "Content-Type": "text/plain"})
+        if isinstance(action, tuple) and action and action[0] == "trickle":
+            return self._trickle(self._completion(index, body, srv.default(candidate)), float(action[1]))
+        return self._send(200, self._completion(index, body, action))
+
+    @staticmethod
+    def _completion(index: int, body: dict, content: Any) -> dict:
+        return {
             "id": f"chatcmpl-{index}", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
+        }
+
+    def _send_bytes(self, code: int, data: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(code)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass
+
+    def _trickle(self, payload: dict, rate: float) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        chunk = 4
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.flush()
+            for start in range(0, len(data), chunk):
+                if self.server.stopping.is_set():
+                    return
+                self.wfile.write(data[start:start + chunk])
+                self.wfile.flush()
+                time.sleep(chunk / rate)
+        except OSError:  # the client gave up: what a deadline is for
+            pass
 
     def _send(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
@@ -135,6 +179,7 @@ class JudgeServer(ThreadingHTTPServer):
         self.known_models: set[str] | None = None
         self.in_flight = 0
         self.max_in_flight = 0
+        self.stopping = threading.Event()
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -160,5 +205,6 @@ class JudgeServer(ThreadingHTTPServer):
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.stopping.set()
         self.shutdown()
         self.server_close()

@@ -89,7 +89,8 @@ def test_aggregate_excludes_unparsed_and_resamples():
 
 # -- privacy -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("host,private", [
-    ("localhost", True), ("vllm.localhost", True), ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
+    # vllm.localhost: a name like any other since issue 11 #3 (resolved and checked; here it does not resolve)
+    ("localhost", True), ("vllm.localhost", False), ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
     ("10.1.2.3", True), ("172.16.0.1", True), ("172.31.255.255", True), ("172.32.0.1", False),
     ("192.168.1.20", True), ("192.169.0.1", False), ("fc00::1", True), ("fd12:3456::1", True),
     ("8.8.8.8", False), ("2001:db8::1", False), ("169.254.1.1", False), ("::ffff:10.0.0.1", True),
@@ -238,8 +239,12 @@ def test_signature_holds_what_changes_answers_only():
     for part in ("temp:0.0", "max_tokens:128", "top_p:0.9", "seed:none", "prompt:rrg-eval", "parse_retries:2",
                  f"prompt_hash:{rrg_eval_prompt().digest}", "refs:abc"):
         assert part in sig
-    assert "127.0.0.1" not in sig and "OPENAI_API_KEY" not in sig and "concurrency" not in sig
-    assert base.with_options(concurrency=9, timeout=3, base_url="http://10.0.0.2/v1").signature("abc") == sig
+    # issue 11 #9: the endpoint (scheme, host, port, path) is in the signature; only that field differs
+    assert "|endpoint:http://127.0.0.1:8000/v1|" in sig
+    assert "OPENAI_API_KEY" not in sig and "concurrency" not in sig
+    assert base.with_options(concurrency=9, timeout=3).signature("abc") == sig
+    other = base.with_options(base_url="http://10.0.0.2/v1").signature("abc")
+    assert other != sig and other.replace("endpoint:http://10.0.0.2:80/v1", "endpoint:http://127.0.0.1:8000/v1") == sig
     assert base.with_options(temperature=0.2).signature("abc") != sig
     assert base.with_options(seed=7).signature("abc") != sig
 

@@ -1,8 +1,15 @@
 """Judge answers on disk: one SQLite namespace under the cache folder, written as each answer arrives.
 
-An entry's key hashes the backend kind, the model (or Azure deployment), the prompt digest, the decoding
-settings, the reference and the candidate; the value is ``{"answer": text, "attempts": n, "accepted": bool}``
-as JSON. Nothing else is stored (never the API key, the base URL or the report ids). A rejected (unparsed)
+An entry's key hashes the backend kind, the endpoint (scheme, host, port and path of the server; never the
+key), the model (or Azure deployment), the prompt digest, the decoding settings, the reference and the
+candidate. The value is JSON::
+
+    {"parsed": <what the metric's parser made of the answer, or null>, "excerpt": <the first
+     MAX_EXCERPT_CHARS characters of the answer>, "chars": <its full length>, "attempts": n, "accepted": bool}
+
+so one answer costs at most a few kB however long the server's answer was. Only answers that came back as a
+chat completion are stored (transport failures are retried, never cached), with the API key already redacted
+from them by the client. Nothing else is stored (never the API key or the report ids). A rejected (unparsed)
 answer is stored with its attempt count, so a rerun re-asks only when more parse retries are allowed than were
 already spent. Built on :class:`rrg_eval.cache.AnnotationCache`; a connection per thread, because answers can
 be written from the worker thread that runs the event loop.
@@ -15,23 +22,48 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..cache import AnnotationCache, text_key
+
+MAX_EXCERPT_CHARS = 4000  # characters of each answer kept in the cache (the parsed result is kept whole)
+KEY_VERSION = "judge-v2"  # v2: the endpoint is part of the key; values hold the parsed result and an excerpt
 
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """An answer read back from the cache."""
+    """An answer read back from the cache: ``text`` is its (possibly cut) excerpt, ``chars`` its full length."""
 
     text: str
     attempts: int
     accepted: bool
+    parsed: Any = None
+    chars: int = 0
 
 
 def answer_key(*, backend: str, model: str, prompt_digest: str, decoding: str, reference: str,
-               candidate: str) -> str:
-    """The cache key of one judge question."""
-    return text_key("judge-v1", backend, model, prompt_digest, decoding, reference, candidate)
+               candidate: str, endpoint: str = "") -> str:
+    """The cache key of one judge question (``endpoint``: :func:`rrg_eval.judge.privacy.endpoint_of`)."""
+    return text_key(KEY_VERSION, backend, endpoint, model, prompt_digest, decoding, reference, candidate)
+
+
+def encode_answer(text: str, attempts: int, accepted: bool, parsed: Any = None,
+                  max_chars: int = MAX_EXCERPT_CHARS) -> bytes:
+    """The stored form of one answer: the parsed result, a bounded excerpt, the full length, the attempts."""
+    value = {"parsed": parsed, "excerpt": text[:max_chars], "chars": len(text), "attempts": int(attempts),
+             "accepted": bool(accepted)}
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def decode_answer(raw: bytes) -> CachedAnswer | None:
+    """An entry read back, or None when it is unreadable (then the question is asked again)."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        return CachedAnswer(text=str(data["excerpt"]), attempts=int(data["attempts"]),
+                            accepted=bool(data["accepted"]), parsed=data.get("parsed"),
+                            chars=int(data.get("chars", 0)))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError):
+        return None
 
 
 class AnswerCache:
@@ -61,18 +93,14 @@ class AnswerCache:
         """The cached answers of those ``keys`` that are present (unreadable entries are skipped)."""
         out: dict[str, CachedAnswer] = {}
         for key, raw in self._store().get_many(keys).items():
-            try:
-                data = json.loads(raw.decode("utf-8"))
-                out[key] = CachedAnswer(text=str(data["answer"]), attempts=int(data["attempts"]),
-                                        accepted=bool(data["accepted"]))
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-                continue
+            answer = decode_answer(raw)
+            if answer is not None:
+                out[key] = answer
         return out
 
-    def put(self, key: str, text: str, attempts: int, accepted: bool) -> None:
+    def put(self, key: str, text: str, attempts: int, accepted: bool, parsed: Any = None) -> None:
         """Store one answer and commit at once."""
-        value = json.dumps({"answer": text, "attempts": attempts, "accepted": accepted}, ensure_ascii=False)
-        self._store().put_many({key: value.encode("utf-8")})
+        self._store().put_many({key: encode_answer(text, attempts, accepted, parsed)})
 
     def close(self) -> None:
         """Close every connection this cache opened. SQLite connections may be closed from their own thread
@@ -133,11 +161,10 @@ class CacheWriter:
                     self.error = exc
         self._cache.close()
 
-    def put(self, key: str, text: str, attempts: int, accepted: bool) -> None:
+    def put(self, key: str, text: str, attempts: int, accepted: bool, parsed: Any = None) -> None:
         if not self.enabled:
             return
-        value = json.dumps({"answer": text, "attempts": attempts, "accepted": accepted}, ensure_ascii=False)
-        self._queue.put((key, value.encode("utf-8")))
+        self._queue.put((key, encode_answer(text, attempts, accepted, parsed)))
 
     def close(self) -> None:
         """Wait until every queued answer is committed."""

@@ -30,6 +30,8 @@ from .. import option_spec as cfg
 from ..errors import ConfigError, MetricError, MetricUnavailable
 from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (
+    DEFAULT_REQUEST_DEADLINE,
+    LOCAL_PLACEHOLDER_KEY,
     Answer,
     ChatBackend,
     Decoding,
@@ -41,8 +43,17 @@ from ..judge.client import (
     run_coroutine,
 )
 from ..judge.dryrun import JudgePlan, make_plan
-from ..judge.parse import ERROR_TYPES, parse_answer
-from ..judge.privacy import DEFAULT_OPENAI_URL, classify_host, host_of, privacy_refusal
+from ..judge.parse import ERROR_TYPES, Counts, counts_from_json, counts_to_json, parse_answer
+from ..judge.privacy import (
+    DEFAULT_OPENAI_URL,
+    Route,
+    checked_route,
+    classify_host,
+    endpoint_of,
+    host_of,
+    privacy_refusal,
+    url_problem,
+)
 from ..judge.prompts import Prompt, load_prompt
 from ..option_spec import option
 from ..stats import Stats
@@ -50,7 +61,6 @@ from ..version import __version__
 from .base import Metric, RunContext, count_empty
 
 PREFIX = "chexprompt"
-LOCAL_PLACEHOLDER_KEY = "EMPTY"  # sent to key-less local servers (vLLM, Ollama), which ignore it
 
 
 @dataclass(frozen=True)
@@ -59,9 +69,10 @@ class ChexpromptConfig:
 
     model: str = option("", sig="model", help="judge model name (OpenAI or local server); for Azure the "
                                               "underlying model, for the signature and the price table")
-    base_url: str = option("", in_signature=False, help="server URL, e.g. http://127.0.0.1:8000/v1 (vLLM), "
-                                                        "http://localhost:11434/v1 (Ollama), the Azure endpoint; "
-                                                        "empty: https://api.openai.com/v1 (remote)")
+    base_url: str = option("", in_signature=False, check=url_problem,
+                           help="server URL, e.g. http://127.0.0.1:8000/v1 (vLLM), http://localhost:11434/v1 "
+                                "(Ollama), the Azure endpoint; empty: https://api.openai.com/v1 (remote). In the "
+                                "signature as endpoint: (scheme, host, port, path); never with credentials")
     api_key_env: str = option("OPENAI_API_KEY", in_signature=False,
                               help="environment variable holding the API key (optional for local servers)")
     azure_deployment: str = option("", in_signature=False, help="Azure OpenAI deployment name (selects Azure)")
@@ -76,7 +87,11 @@ class ChexpromptConfig:
     concurrency: int = option(4, in_signature=False, help="requests in flight at once")
     requests_per_minute: float = option(0.0, in_signature=False, help="request rate limit (0: none)")
     max_retries: int = option(5, in_signature=False, help="retries on 429, 5xx, timeouts, dropped connections")
-    timeout: float = option(60.0, in_signature=False, help="seconds per request before it is retried")
+    timeout: float = option(60.0, in_signature=False, help="seconds per read (connect, each read of the answer) "
+                                                           "before the request is retried")
+    request_deadline: float = option(DEFAULT_REQUEST_DEADLINE, in_signature=False,
+                                     help="seconds one request may take in all (connect, send, wait, read) "
+                                          "before it is abandoned and retried")
     backoff: float = option(1.0, in_signature=False, help="first retry delay in seconds (doubles each retry; "
                                                           "a longer Retry-After wins)")
     allow_remote: bool = option(False, in_signature=False, help="allow sending reports to non-private hosts "
@@ -88,6 +103,7 @@ class ChexpromptConfig:
                   (self.parse_retries >= 0, "parse_retries must be 0 or more"),
                   (self.max_retries >= 0, "max_retries must be 0 or more"),
                   (self.timeout > 0, "timeout must be positive"),
+                  (self.request_deadline > 0, "request_deadline must be positive"),
                   (self.backoff >= 0, "backoff must be 0 or more"),
                   (self.requests_per_minute >= 0, "requests_per_minute must be 0 (no limit) or more"),
                   (0.0 <= self.top_p <= 1.0, "top_p must be between 0 and 1"),
@@ -150,6 +166,13 @@ class Chexprompt(Metric):
                               "https://RESOURCE.openai.azure.com")
         return DEFAULT_OPENAI_URL
 
+    def endpoint(self) -> str:
+        """The server's identity in signatures and cache keys: scheme, host, port and path (never the key)."""
+        try:
+            return endpoint_of(self.base_url())
+        except ConfigError:
+            return "none"
+
     def _prompt(self) -> Prompt:
         return load_prompt(self.config.prompt)
 
@@ -198,14 +221,14 @@ class Chexprompt(Metric):
         return {}
 
     def signature(self, refs_digest: str | None = None) -> str:
-        """``chexprompt|backend:..|model:..|prompt:..|prompt_hash:..|temp:..|...|refs:..|v:..``."""
+        """``chexprompt|backend:..|model:..|endpoint:..|temp:..|...|prompt_hash:..|refs:..|v:..``."""
         parts = [p for p in cfg.signature_parts(self.config) if not p.startswith("model:")]
         try:
             digest = self._prompt().digest
         except MetricUnavailable:
             digest = "unavailable"
-        out = [self.name, f"backend:{self.backend_kind}", f"model:{self.model_id or 'none'}", *parts,
-               f"prompt_hash:{digest}"]
+        out = [self.name, f"backend:{self.backend_kind}", f"model:{self.model_id or 'none'}",
+               f"endpoint:{self.endpoint()}", *parts, f"prompt_hash:{digest}"]
         if refs_digest:
             out.append(f"refs:{refs_digest}")
         out.append(f"v:{__version__}")
@@ -216,18 +239,23 @@ class Chexprompt(Metric):
                    ) -> tuple[list[str], dict[str, tuple[str, str]]]:
         """Row keys, and key -> (reference, candidate) for each distinct pair."""
         decoding = self._decoding().as_key()
+        endpoint = self.endpoint()
         row_keys: list[str] = []
         distinct: dict[str, tuple[str, str]] = {}
         for pred, ref in zip(predictions, references):
-            key = answer_key(backend=self.backend_kind, model=self.model_id, prompt_digest=prompt.digest,
-                             decoding=decoding, reference=ref, candidate=pred)
+            key = answer_key(backend=self.backend_kind, endpoint=endpoint, model=self.model_id,
+                             prompt_digest=prompt.digest, decoding=decoding, reference=ref, candidate=pred)
             row_keys.append(key)
             distinct.setdefault(key, (ref, pred))
         return row_keys, distinct
 
     def _needs_asking(self, cached: dict[str, Any], key: str) -> bool:
         entry = cached.get(key)
-        return entry is None or (not entry.accepted and entry.attempts < 1 + self.config.parse_retries)
+        if entry is None:
+            return True
+        if entry.accepted:
+            return counts_from_json(entry.parsed) is None  # an unreadable stored result is asked again
+        return entry.attempts < 1 + self.config.parse_retries
 
     def plan_requests(self, *, predictions: Sequence[str], references: Sequence[str],
                       cache_dir: str | Path | None = None) -> JudgePlan:
@@ -255,13 +283,13 @@ class Chexprompt(Metric):
                          parse_retries=self.config.parse_retries, refusal=self.unavailable_reason())
 
     # -- computing ---------------------------------------------------------------------------------------
-    def _make_backend(self, url: str, api_key: str, private: bool) -> ChatBackend:
+    def _make_backend(self, url: str, api_key: str, route: Route) -> ChatBackend:
         if self._backend_factory is not None:
             return self._backend_factory(self.config, api_key)
         c = self.config
         return OpenAIChatBackend(base_url=url, model=c.model, api_key=api_key, timeout=c.timeout,
                                  azure_deployment=c.azure_deployment, api_version=c.api_version,
-                                 api_key_env=c.api_key_env, direct=private)
+                                 api_key_env=c.api_key_env, direct=route.private, route=route)
 
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
@@ -277,33 +305,38 @@ class Chexprompt(Metric):
             cached = lookup.get_many(distinct) if lookup.enabled else {}
         finally:
             lookup.close()
-        final: dict[str, tuple[str, bool]] = {k: (v.text, v.accepted) for k, v in cached.items()}
-        jobs = [Job(key=k, messages=prompt.messages(ref, cand), attempts_done=cached[k].attempts if k in cached else 0)
+        jobs = [Job(key=k, messages=prompt.messages(ref, cand),
+                    attempts_done=cached[k].attempts if k in cached and not cached[k].accepted else 0)
                 for k, (ref, cand) in distinct.items() if self._needs_asking(cached, k)]
+        final: dict[str, Counts | None] = {k: counts_from_json(v.parsed) if v.accepted else None
+                                           for k, v in cached.items()}
         self.last_run = RunnerStats()
         if jobs:
             self._ask(jobs, final, context.cache_dir, namespace, context)
         return self._build_stats(row_keys, final, ids, context)
 
-    def _ask(self, jobs: list[Job], final: dict[str, tuple[str, bool]], cache_dir: Path | None,
+    def _ask(self, jobs: list[Job], final: dict[str, Counts | None], cache_dir: Path | None,
              namespace: str, context: RunContext) -> None:
-        url = self.base_url()
-        private = classify_host(host_of(url))[0]
-        api_key = self._api_key(private)
         c = self.config
+        url = self.base_url()
+        route = checked_route(url, allow_remote=c.allow_remote, metric=self.name)  # requests go only there
+        api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(cache_dir, namespace)  # commits from its own thread, as answers arrive
 
         def on_answer(job: Job, answer: Answer) -> None:
-            final[job.key] = (answer.text, answer.accepted)
-            store.put(job.key, answer.text, answer.attempts, answer.accepted)
+            counts = parse_answer(answer.text) if answer.accepted else None
+            final[job.key] = counts
+            store.put(job.key, answer.text, answer.attempts, counts is not None,
+                      counts_to_json(counts) if counts is not None else None)
             arrived[0] += 1
 
         async def main() -> None:
-            backend = self._make_backend(url, api_key, private)
+            backend = self._make_backend(url, api_key, route)
             runner = JudgeRunner(backend, self._decoding(), concurrency=c.concurrency,
                                  requests_per_minute=c.requests_per_minute, max_retries=c.max_retries,
-                                 parse_retries=c.parse_retries, backoff_base=c.backoff)
+                                 parse_retries=c.parse_retries, backoff_base=c.backoff,
+                                 request_deadline=c.request_deadline)
             self.last_run = runner.stats
             await runner.run_async(jobs, lambda text: parse_answer(text) is not None, on_answer)
 
@@ -324,7 +357,7 @@ class Chexprompt(Metric):
             context.warn(self.name, f"could not write the answer cache ({type(store.error).__name__}: "
                                     f"{store.error}); the scores are complete but a rerun will ask again")
 
-    def _build_stats(self, row_keys: list[str], final: dict[str, tuple[str, bool]], ids: list[str],
+    def _build_stats(self, row_keys: list[str], final: dict[str, Counts | None], ids: list[str],
                      context: RunContext) -> Stats:
         n = len(row_keys)
         significant = np.full((n, len(ERROR_TYPES)), np.nan)
@@ -332,7 +365,7 @@ class Chexprompt(Metric):
         parsed = np.zeros(n, dtype=bool)
         unparsed_ids = []
         for i, key in enumerate(row_keys):
-            counts = parse_answer(final.get(key, ("", False))[0])
+            counts = final.get(key)
             if counts is None:
                 unparsed_ids.append(ids[i])
                 continue
