@@ -123,7 +123,29 @@ def test_metric_against_the_server(prompt_parts, tmp_path, monkeypatch):
         assert math.isnan(result.per_report["crimson"][1])
         again = metric.compute(predictions=preds, references=refs, ids=["a", "b"], cache_dir=tmp_path)
         assert len(srv.requests) == 3 and again.scores == result.scores
-    assert metric.signature().startswith("crimson|backend:openai|model:rajpurkarlab/medgemma-4b-it-crimson|"
-                                         "guidelines:off|")
+    sig = metric.signature()
+    assert sig.startswith("crimson|backend:openai|model:rajpurkarlab/medgemma-4b-it-crimson|")
+    assert "|guidelines:off|" in sig and "|seed:42|" in sig
     assert "refusing" in load_metric("crimson", base_url="https://api.openai.com/v1", model="gpt-5.2",
                                      prompt_source=str(prompt_parts)).unavailable_reason()
+
+
+def test_long_answers_score_the_same_from_the_cache(prompt_parts, tmp_path, monkeypatch):
+    """The cache keeps only an excerpt of a long answer; the score read from the whole answer is kept."""
+    pytest.importorskip("openai")
+    from rrg_eval.metrics.registry import load_metric
+
+    monkeypatch.setattr("judge_server._CANDIDATE", __import__("re").compile(
+        r"Predicted Findings \(Candidate\):\n(.*?)\n\ntext of TASK_STEPS", __import__("re").DOTALL))
+    refs = [finding(f"R{i}", "urgent") for i in range(1, 80)]
+    preds = [finding(f"P{i}", "urgent") for i in range(1, 80)]
+    long = json.dumps(evaluation(refs, preds, matched=[(f"R{i}", f"P{i}") for i in range(1, 40)],
+                                 false=[f"P{i}" for i in range(40, 80)], missing=[f"R{i}" for i in range(40, 80)]))
+    assert len(long) > 5000
+    with CrimsonServer() as srv:
+        srv.script["x"] = [long]
+        metric = load_metric("crimson", base_url=srv.url, prompt_source=str(prompt_parts))
+        first = metric.compute(predictions=["x"], references=["y"], ids=["a"], cache_dir=tmp_path)
+        again = metric.compute(predictions=["x"], references=["y"], ids=["a"], cache_dir=tmp_path)
+        assert len(srv.requests) == 1
+    assert first.scores == again.scores and first.scores["crimson_false_findings"] == 40

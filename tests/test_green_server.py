@@ -199,3 +199,20 @@ def test_resumes_after_the_process_is_killed(server, tmp_path):
     result = green(server, concurrency=1).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
     assert len(server.requests) == 3 + 2  # only the two unanswered pairs
     assert result.scores["green"] == 1.0 and result.scores["green_unparsed_rate"] == 0.0
+
+
+def test_long_answers_score_the_same_from_the_cache(server, tmp_path):
+    """The cache may keep only an excerpt of a long answer: the counts read from it are kept whole."""
+    long = "[Explanation]:\n" + "word " * 2000 + "\n\n" + green_answer((1, 0, 0, 0, 0, 0), (0,) * 6, 3).split(
+        "\n\n", 1)[1]
+    server.script[PREDS[0]] = [long]
+    first = green(server).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
+    again = green(server).compute(predictions=PREDS, references=REFS, ids=IDS, cache_dir=tmp_path)
+    assert len(server.requests) == 4
+    assert first.per_report["green"][0] == 0.75 and again.scores == first.scores
+
+
+def test_credentials_in_the_url_are_refused():
+    metric = load_metric("green", model="m", base_url="http://user:pass@127.0.0.1:8000/v1")
+    reason = metric.unavailable_reason() or ""
+    assert reason and "pass" not in reason.replace("password", "")

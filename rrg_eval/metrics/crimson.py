@@ -26,9 +26,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import option_spec as cfg
-from ..errors import MetricError, MetricUnavailable
+from ..errors import ConfigError, MetricError, MetricUnavailable
 from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (
+    DEFAULT_REQUEST_DEADLINE,
+    LOCAL_PLACEHOLDER_KEY,
     Answer,
     ChatBackend,
     Decoding,
@@ -39,16 +41,22 @@ from ..judge.client import (
     RunnerStats,
     run_coroutine,
 )
-from ..judge.crimson_protocol import COUNT_NAMES, FINE_TUNED_MODEL, CrimsonPrompt, load_prompt, read_answer
+from ..judge.crimson_protocol import (
+    COUNT_NAMES,
+    FINE_TUNED_MODEL,
+    CrimsonPrompt,
+    CrimsonResult,
+    load_prompt,
+    read_answer,
+)
 from ..judge.dryrun import JudgePlan, make_plan
-from ..judge.privacy import classify_host, host_of, privacy_refusal
+from ..judge.privacy import checked_route, classify_host, endpoint_of, host_of, privacy_refusal
 from ..option_spec import option
 from ..stats import Stats
 from ..version import __version__
 from .base import Metric, RunContext, count_empty
 
 PREFIX = "crimson"
-LOCAL_PLACEHOLDER_KEY = "EMPTY"
 COUNT_KEYS = tuple(f"{PREFIX}_{name}" for name in COUNT_NAMES)
 
 
@@ -72,7 +80,9 @@ class CrimsonConfig:
     concurrency: int = option(8, in_signature=False, help="requests in flight at once")
     requests_per_minute: float = option(0.0, in_signature=False, help="request rate limit (0: none)")
     max_retries: int = option(5, in_signature=False, help="retries on 429, 5xx, timeouts, dropped connections")
-    timeout: float = option(300.0, in_signature=False, help="seconds per request before it is retried")
+    timeout: float = option(300.0, in_signature=False, help="seconds per read before the request is retried")
+    request_deadline: float = option(DEFAULT_REQUEST_DEADLINE, in_signature=False,
+                                     help="seconds one request may take in all before it is abandoned and retried")
     backoff: float = option(1.0, in_signature=False, help="first retry delay in seconds (doubles each retry)")
     allow_remote: bool = option(False, in_signature=False, help="allow sending reports to non-private hosts "
                                                                 "(or set RRG_EVAL_ALLOW_REMOTE_JUDGE=1)")
@@ -84,6 +94,7 @@ class CrimsonConfig:
                   (self.concurrency >= 1, "concurrency must be at least 1"),
                   (self.max_retries >= 0, "max_retries must be 0 or more"),
                   (self.timeout > 0, "timeout must be positive"),
+                  (self.request_deadline > 0, "request_deadline must be positive"),
                   (self.backoff >= 0, "backoff must be 0 or more"),
                   (self.requests_per_minute >= 0, "requests_per_minute must be 0 (no limit) or more")]
         for ok, message in checks:
@@ -92,6 +103,25 @@ class CrimsonConfig:
 
 
 BackendFactory = Callable[[CrimsonConfig, str], ChatBackend]
+
+
+def result_to_json(result: CrimsonResult) -> dict[str, Any]:
+    """The cached form of one scored answer (the cache keeps only an excerpt of the text)."""
+    return {"score": result.score, "counts": list(result.counts), "n_g": result.n_g, "e_false": result.e_false,
+            "e_miss": result.e_miss, "correct": result.correct}
+
+
+def result_from_json(value: Any) -> CrimsonResult | None:
+    """A cached scored answer, or None when the stored value is not one."""
+    try:
+        counts = tuple(int(x) for x in value["counts"])
+        if len(counts) != len(COUNT_NAMES):
+            return None
+        return CrimsonResult(score=float(value["score"]), counts=counts, n_g=float(value["n_g"]),
+                             e_false=float(value["e_false"]), e_miss=float(value["e_miss"]),
+                             correct=float(value["correct"]))
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 class Crimson(Metric):
@@ -149,7 +179,7 @@ class Crimson(Metric):
             if refusal:
                 return refusal
             self._api_key(classify_host(host_of(c.base_url))[0])
-        except MetricUnavailable as exc:
+        except (MetricUnavailable, ConfigError) as exc:
             return str(exc)
         return None
 
@@ -169,20 +199,28 @@ class Crimson(Metric):
             digest = load_prompt(self.config.prompt_source or None).digest
         except MetricUnavailable:
             digest = "unavailable"
-        out = [self.name, "backend:openai", f"model:{self.config.model}",
+        out = [self.name, "backend:openai", f"model:{self.config.model}", f"endpoint:{self.endpoint()}",
                f"guidelines:{'on' if self.guidelines else 'off'}", *parts, f"prompt_hash:{digest}"]
         if refs_digest:
             out.append(f"refs:{refs_digest}")
         out.append(f"v:{__version__}")
         return "|".join(out)
 
+    def endpoint(self) -> str:
+        """The server's identity in signatures and cache keys (scheme, host, port, path)."""
+        try:
+            return endpoint_of(self.config.base_url) if self.config.base_url else "none"
+        except ConfigError:
+            return "none"
+
     def _questions(self, predictions: Sequence[str], references: Sequence[str], prompt: CrimsonPrompt,
                    ) -> tuple[list[str], dict[str, tuple[str, str]]]:
         decoding = f"{self._decoding().as_key()};guidelines={self.guidelines}"
+        endpoint = self.endpoint()
         row_keys: list[str] = []
         distinct: dict[str, tuple[str, str]] = {}
         for pred, ref in zip(predictions, references):
-            key = answer_key(backend="openai", model=self.config.model, prompt_digest=prompt.digest,
+            key = answer_key(backend="openai", endpoint=endpoint, model=self.config.model, prompt_digest=prompt.digest,
                              decoding=decoding, reference=ref, candidate=pred)
             row_keys.append(key)
             distinct.setdefault(key, (ref, pred))
@@ -190,7 +228,11 @@ class Crimson(Metric):
 
     def _needs_asking(self, cached: dict[str, Any], key: str) -> bool:
         entry = cached.get(key)
-        return entry is None or (not entry.accepted and entry.attempts < 1 + self.config.parse_retries)
+        if entry is None:
+            return True
+        if entry.accepted:
+            return result_from_json(entry.parsed) is None  # a stored result that cannot be read is asked again
+        return entry.attempts < 1 + self.config.parse_retries
 
     def _cached(self, cache_dir: str | Path | None, keys: Any) -> dict[str, Any]:
         cache = AnswerCache(cache_dir, f"{self.name}-answers")
@@ -224,34 +266,38 @@ class Crimson(Metric):
         prompt = load_prompt(self.config.prompt_source or None)
         row_keys, distinct = self._questions(predictions, references, prompt)
         cached = self._cached(context.cache_dir, distinct)
-        final = {k: v.text for k, v in cached.items()}
+        final: dict[str, CrimsonResult | None] = {k: result_from_json(v.parsed) if v.accepted else None
+                                                  for k, v in cached.items()}
         jobs = [Job(key=k, messages=prompt.messages(r, c, guidelines=self.guidelines),
-                    attempts_done=cached[k].attempts if k in cached else 0)
+                    attempts_done=cached[k].attempts if k in cached and not cached[k].accepted else 0)
                 for k, (r, c) in distinct.items() if self._needs_asking(cached, k)]
         self.last_run = RunnerStats()
         if jobs:
             self._ask(jobs, final, context)
         return self._build_stats(row_keys, final, ids, context)
 
-    def _ask(self, jobs: list[Job], final: dict[str, str], context: RunContext) -> None:
+    def _ask(self, jobs: list[Job], final: dict[str, CrimsonResult | None], context: RunContext) -> None:
         c = self.config
-        private = classify_host(host_of(c.base_url))[0]
-        api_key = self._api_key(private)
+        route = checked_route(c.base_url, allow_remote=c.allow_remote, metric=self.name)  # requests go only there
+        api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
 
         def on_answer(job: Job, answer: Answer) -> None:
-            final[job.key] = answer.text
-            store.put(job.key, answer.text, answer.attempts, answer.accepted)
+            result = read_answer(answer.text)
+            final[job.key] = result
+            store.put(job.key, answer.text, answer.attempts, result is not None,
+                      result_to_json(result) if result is not None else None)
             arrived[0] += 1
 
         async def main() -> None:
             backend = (self._backend_factory(c, api_key) if self._backend_factory is not None else
                        OpenAIChatBackend(base_url=c.base_url, model=c.model, api_key=api_key, timeout=c.timeout,
-                                         api_key_env=c.api_key_env, direct=private))
+                                         api_key_env=c.api_key_env, direct=route.private, route=route))
             runner = JudgeRunner(backend, self._decoding(), concurrency=c.concurrency,
                                  requests_per_minute=c.requests_per_minute, max_retries=c.max_retries,
-                                 parse_retries=c.parse_retries, backoff_base=c.backoff)
+                                 parse_retries=c.parse_retries, backoff_base=c.backoff,
+                                 request_deadline=c.request_deadline)
             self.last_run = runner.stats
             await runner.run_async(jobs, lambda text: read_answer(text) is not None, on_answer)
 
@@ -269,14 +315,14 @@ class Crimson(Metric):
         finally:
             store.close()
 
-    def _build_stats(self, row_keys: list[str], final: dict[str, str], ids: list[str],
+    def _build_stats(self, row_keys: list[str], final: dict[str, CrimsonResult | None], ids: list[str],
                      context: RunContext) -> Stats:
         n = len(row_keys)
         score = np.full(n, np.nan)
         counts = np.full((n, len(COUNT_NAMES)), np.nan)
         unparsed = []
         for i, key in enumerate(row_keys):
-            result = read_answer(final.get(key, ""))
+            result = final.get(key)
             if result is None:
                 unparsed.append(ids[i])
                 continue

@@ -30,9 +30,11 @@ import numpy as np
 
 from .. import option_spec as cfg
 from ..backends.generation import GenerationSettings, HFChatGenerator, TextGenerator
-from ..errors import MetricError, MetricUnavailable
+from ..errors import ConfigError, MetricError, MetricUnavailable
 from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (
+    DEFAULT_REQUEST_DEADLINE,
+    LOCAL_PLACEHOLDER_KEY,
     Answer,
     ChatBackend,
     Decoding,
@@ -49,20 +51,20 @@ from ..judge.green_protocol import (
     ERROR_TYPES,
     MAX_WORDS,
     PROMPT_DIGEST,
+    GreenAnswer,
     chat_messages,
     clean_response,
     cut_words,
     green_prompt,
     read_answer,
 )
-from ..judge.privacy import classify_host, host_of, privacy_refusal
+from ..judge.privacy import Route, checked_route, classify_host, endpoint_of, host_of, privacy_refusal
 from ..option_spec import option
 from ..stats import Stats
 from ..version import __version__
 from .base import Metric, RunContext, count_empty
 
 PREFIX = "green"
-LOCAL_PLACEHOLDER_KEY = "EMPTY"
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
@@ -98,7 +100,10 @@ class GreenConfig:
     concurrency: int = option(8, in_signature=False, help="server back-end: requests in flight at once")
     requests_per_minute: float = option(0.0, in_signature=False, help="server back-end: request rate limit")
     max_retries: int = option(5, in_signature=False, help="retries on 429, 5xx, timeouts, dropped connections")
-    timeout: float = option(300.0, in_signature=False, help="seconds per request before it is retried")
+    timeout: float = option(300.0, in_signature=False, help="seconds per read (connect, each read of the answer) "
+                                                            "before the request is retried")
+    request_deadline: float = option(DEFAULT_REQUEST_DEADLINE, in_signature=False,
+                                     help="seconds one request may take in all before it is abandoned and retried")
     backoff: float = option(1.0, in_signature=False, help="first retry delay in seconds (doubles each retry)")
     allow_remote: bool = option(False, in_signature=False, help="allow sending reports to non-private hosts "
                                                                 "(or set RRG_EVAL_ALLOW_REMOTE_JUDGE=1)")
@@ -112,6 +117,7 @@ class GreenConfig:
                   (self.concurrency >= 1, "concurrency must be at least 1"),
                   (self.max_retries >= 0, "max_retries must be 0 or more"),
                   (self.timeout > 0, "timeout must be positive"),
+                  (self.request_deadline > 0, "request_deadline must be positive"),
                   (self.backoff >= 0, "backoff must be 0 or more"),
                   (self.requests_per_minute >= 0, "requests_per_minute must be 0 (no limit) or more")]
         for ok, message in checks:
@@ -124,6 +130,25 @@ GeneratorFactory = Callable[[GreenConfig], TextGenerator]
 
 SIG_KEYS = tuple(f"{PREFIX}_significant_{t}" for t in ERROR_TYPES)
 INSIG_KEYS = tuple(f"{PREFIX}_insignificant_{t}" for t in ERROR_TYPES)
+
+
+def answer_to_json(answer: GreenAnswer) -> dict[str, Any]:
+    """The cached form of one read answer (the cache keeps only an excerpt of the text)."""
+    return {"significant": list(answer.significant), "insignificant": list(answer.insignificant),
+            "matched": answer.matched, "complete": answer.complete}
+
+
+def answer_from_json(value: Any) -> GreenAnswer | None:
+    """A cached read answer, or None when the stored value is not one."""
+    try:
+        sig = tuple(int(x) for x in value["significant"])
+        insig = tuple(int(x) for x in value["insignificant"])
+        if len(sig) != len(ERROR_TYPES) or len(insig) != len(ERROR_TYPES):
+            return None
+        return GreenAnswer(significant=sig, insignificant=insig, matched=int(value["matched"]),
+                           complete=bool(value["complete"]))
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 class Green(Metric):
@@ -158,6 +183,15 @@ class Green(Metric):
     @property
     def backend_kind(self) -> str:
         return "openai" if self.config.base_url else "transformers"
+
+    def endpoint(self) -> str:
+        """The server's identity in signatures and cache keys (scheme, host, port, path); 'local' without one."""
+        if not self.config.base_url:
+            return "local"
+        try:
+            return endpoint_of(self.config.base_url)
+        except ConfigError:
+            return "none"
 
     def _decoding(self) -> Decoding:
         return Decoding(temperature=0.0, max_tokens=self.config.max_tokens, top_p=1.0, seed=None)
@@ -197,12 +231,12 @@ class Green(Metric):
                 import openai  # noqa: F401
             except ImportError:
                 return "the server back-end needs the openai client: pip install 'rrg-eval[judge]'"
-            refusal = privacy_refusal(c.base_url, allow_remote=c.allow_remote, metric=self.name)
-            if refusal:
-                return refusal
             try:
+                refusal = privacy_refusal(c.base_url, allow_remote=c.allow_remote, metric=self.name)
+                if refusal:
+                    return refusal
                 self._api_key(classify_host(host_of(c.base_url))[0])
-            except MetricUnavailable as exc:
+            except (MetricUnavailable, ConfigError) as exc:
                 return str(exc)
             return None
         try:
@@ -226,7 +260,8 @@ class Green(Metric):
         parts = [p for p in cfg.signature_parts(c) if not p.startswith(skip)]
         if not c.base_url and c.dtype == "auto":  # the data type as resolved here (it changes answers)
             parts = [f"dtype:{self._resolved_dtype()}" if p == "dtype:auto" else p for p in parts]
-        out = [self.name, f"backend:{self.backend_kind}", f"model:{c.model or 'none'}", *parts,
+        where = [f"endpoint:{self.endpoint()}"] if c.base_url else []
+        out = [self.name, f"backend:{self.backend_kind}", f"model:{c.model or 'none'}", *where, *parts,
                f"prompt_hash:{PROMPT_DIGEST}"]
         if refs_digest:
             out.append(f"refs:{refs_digest}")
@@ -238,21 +273,24 @@ class Green(Metric):
                    ) -> tuple[list[str], dict[str, tuple[str, str]]]:
         """Row keys, and key -> (cut reference, cut candidate) for each distinct prompt."""
         decoding = self._decoding_key()
+        endpoint = self.endpoint()
         row_keys: list[str] = []
         distinct: dict[str, tuple[str, str]] = {}
         for pred, ref in zip(predictions, references):
             ref_cut, pred_cut = cut_words(ref, MAX_WORDS), cut_words(pred, MAX_WORDS)
-            key = answer_key(backend=self.backend_kind, model=self.config.model, prompt_digest=PROMPT_DIGEST,
-                             decoding=decoding, reference=ref_cut, candidate=pred_cut)
+            key = answer_key(backend=self.backend_kind, endpoint=endpoint, model=self.config.model,
+                             prompt_digest=PROMPT_DIGEST, decoding=decoding, reference=ref_cut, candidate=pred_cut)
             row_keys.append(key)
             distinct.setdefault(key, (ref_cut, pred_cut))
         return row_keys, distinct
 
     def _needs_asking(self, cached: dict[str, Any], key: str) -> bool:
         entry = cached.get(key)
-        if entry is None:
-            return True
-        return bool(self.config.base_url) and not entry.accepted and entry.attempts < 1 + self.config.parse_retries
+        if entry is None or answer_from_json(entry.parsed) is None:
+            return True  # never asked, or a stored result that cannot be read
+        if entry.accepted:
+            return False
+        return bool(self.config.base_url) and entry.attempts < 1 + self.config.parse_retries
 
     def _read_cache(self, cache_dir: str | Path | None, keys: Any) -> dict[str, Any]:
         cache = AnswerCache(cache_dir, f"{self.name}-answers")
@@ -287,13 +325,15 @@ class Green(Metric):
         count_empty(predictions, references, self.name, context)
         row_keys, distinct = self._questions(predictions, references)
         cached = self._read_cache(context.cache_dir, distinct)
-        final: dict[str, str] = {k: v.text for k, v in cached.items()}
         todo = {k: v for k, v in distinct.items() if self._needs_asking(cached, k)}
+        final: dict[str, GreenAnswer] = {k: a for k, v in cached.items()
+                                         if k not in todo and (a := answer_from_json(v.parsed)) is not None}
         self.last_run = RunnerStats()
         if todo:
             if self.config.base_url:
                 jobs = [Job(key=k, messages=[{"role": "user", "content": green_prompt(r, c)}],
-                            attempts_done=cached[k].attempts if k in cached else 0) for k, (r, c) in todo.items()]
+                            attempts_done=cached[k].attempts if k in cached and not cached[k].accepted else 0)
+                        for k, (r, c) in todo.items()]
                 self._ask_server(jobs, final, context)
             else:
                 self._generate_locally(todo, final, context)
@@ -313,7 +353,7 @@ class Green(Metric):
                                                   clean=clean_response, settings=settings)
         return self._generator
 
-    def _generate_locally(self, todo: dict[str, tuple[str, str]], final: dict[str, str],
+    def _generate_locally(self, todo: dict[str, tuple[str, str]], final: dict[str, GreenAnswer],
                           context: RunContext) -> None:
         keys = list(todo)
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
@@ -325,40 +365,43 @@ class Green(Metric):
                 part = keys[start:start + chunk]
                 answers = generator.generate([green_prompt(*todo[k]) for k in part])
                 for key, text in zip(part, answers):
-                    final[key] = text
-                    store.put(key, text, 1, read_answer(text).complete)
+                    answer = read_answer(text)
+                    final[key] = answer
+                    store.put(key, text, 1, answer.complete, answer_to_json(answer))
         finally:
             store.close()
         if store.error is not None:
             context.warn(self.name, f"could not write the answer cache ({type(store.error).__name__}); the "
                                     "scores are complete but a rerun will generate again")
 
-    def _make_backend(self, url: str, api_key: str, private: bool) -> ChatBackend:
+    def _make_backend(self, url: str, api_key: str, route: Route) -> ChatBackend:
         if self._backend_factory is not None:
             return self._backend_factory(self.config, api_key)
         c = self.config
         return OpenAIChatBackend(base_url=url, model=c.model, api_key=api_key, timeout=c.timeout,
-                                 api_key_env=c.api_key_env, direct=private)
+                                 api_key_env=c.api_key_env, direct=route.private, route=route)
 
-    def _ask_server(self, jobs: list[Job], final: dict[str, str], context: RunContext) -> None:
+    def _ask_server(self, jobs: list[Job], final: dict[str, GreenAnswer], context: RunContext) -> None:
         c = self.config
         url = c.base_url
-        private = classify_host(host_of(url))[0]
-        api_key = self._api_key(private)
+        route = checked_route(url, allow_remote=c.allow_remote, metric=self.name)  # requests go only there
+        api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
 
         def on_answer(job: Job, answer: Answer) -> None:
             text = clean_response(answer.text)
-            final[job.key] = text
-            store.put(job.key, text, answer.attempts, answer.accepted)
+            read = read_answer(text)
+            final[job.key] = read
+            store.put(job.key, text, answer.attempts, read.complete, answer_to_json(read))
             arrived[0] += 1
 
         async def main() -> None:
-            backend = self._make_backend(url, api_key, private)
+            backend = self._make_backend(url, api_key, route)
             runner = JudgeRunner(backend, self._decoding(), concurrency=c.concurrency,
                                  requests_per_minute=c.requests_per_minute, max_retries=c.max_retries,
-                                 parse_retries=c.parse_retries, backoff_base=c.backoff)
+                                 parse_retries=c.parse_retries, backoff_base=c.backoff,
+                                 request_deadline=c.request_deadline)
             self.last_run = runner.stats
             await runner.run_async(jobs, lambda text: read_answer(clean_response(text)).complete, on_answer)
 
@@ -379,7 +422,7 @@ class Green(Metric):
             context.warn(self.name, f"could not write the answer cache ({type(store.error).__name__}); the "
                                     "scores are complete but a rerun will ask again")
 
-    def _build_stats(self, row_keys: list[str], final: dict[str, str], ids: list[str],
+    def _build_stats(self, row_keys: list[str], final: dict[str, GreenAnswer], ids: list[str],
                      context: RunContext) -> Stats:
         n = len(row_keys)
         significant = np.full((n, len(ERROR_TYPES)), np.nan)
@@ -390,7 +433,7 @@ class Green(Metric):
         unparsed_ids = []
         zero = self.config.unparsed == "zero"
         for i, key in enumerate(row_keys):
-            answer = read_answer(final.get(key, ""))
+            answer = final.get(key) or read_answer("")
             complete[i] = answer.complete
             if not answer.complete:
                 unparsed_ids.append(ids[i])
