@@ -155,3 +155,73 @@ class HFChatGenerator:
                     answers[i] = self._clean(text)
         by_prompt = {distinct[i]: answers[i] for i in order}
         return [by_prompt[p] for p in prompts]
+
+
+class HFMessagesGenerator:
+    """Greedy chat generation the way a ``transformers`` ``text-generation`` pipeline answers a conversation
+    (CRIMSON's reference path): the model's own chat template with a generation prompt, tokenized by
+    ``apply_chat_template``; the model's own ``generation_config.json`` when it has one, else greedy with
+    ``max_new_tokens``; the new tokens decoded with ``skip_special_tokens=True``. Distinct prompts only, batched in
+    order of token length with left padding (``batch_size=1``: no padding, as the reference's default)."""
+
+    def __init__(self, model: str, *, to_messages: Callable[[str], list[dict[str, str]]], max_new_tokens: int = 8192,
+                 settings: GenerationSettings = GenerationSettings()) -> None:
+        torch, transformers = _import_torch_transformers()
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self.dtype = resolve_dtype(settings.dtype, self.device)
+        self.max_new_tokens = max_new_tokens
+        self._to_messages = to_messages
+        try:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+            kwargs: dict[str, Any] = {"dtype": getattr(torch, self.dtype)}
+            if settings.device_map:
+                kwargs["device_map"] = settings.device_map
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(model, **kwargs)
+        except OSError as exc:
+            raise MetricUnavailable(f"cannot load the judge model {model!r}: {exc}") from None
+        if not settings.device_map:
+            self.model.to(self.device)
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        own = not getattr(self.model.generation_config, "_from_model_config", True)
+        self._own_config = own
+        limit = "model-config" if own else f"max_new={max_new_tokens}"
+        self.identity = f"transformers-chat:{model}:greedy;{limit};dtype={self.dtype}"
+        self.tokens_generated = 0
+
+    def _encode(self, conversations: list[list[dict[str, str]]]) -> Any:
+        return self.tokenizer.apply_chat_template(conversations, add_generation_prompt=True, return_dict=True,
+                                                  return_tensors="pt", padding=True)
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        torch, _ = _import_torch_transformers()
+        distinct = list(dict.fromkeys(prompts))
+        order = list(range(len(distinct)))
+        if self.settings.sort_by_length and self.settings.batch_size > 1:
+            lengths = [len(self.tokenizer.apply_chat_template(self._to_messages(p), add_generation_prompt=True,
+                                                              tokenize=True, return_dict=True)["input_ids"])
+                       for p in distinct]
+            order.sort(key=lambda i: -lengths[i])
+        answers: dict[int, str] = {}
+        size = max(1, self.settings.batch_size)
+        device = self.model.device if self.settings.device_map else self.device
+        with torch.inference_mode():
+            for start in range(0, len(order), size):
+                chunk = order[start:start + size]
+                batch = self._encode([self._to_messages(distinct[i]) for i in chunk]).to(device)
+                if self._own_config:
+                    out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                              generation_config=self.model.generation_config)
+                else:
+                    out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                              max_new_tokens=self.max_new_tokens, max_length=None, do_sample=False)
+                width = batch["input_ids"].shape[1]
+                for i, sequence in zip(chunk, out):
+                    new = sequence[width:]
+                    self.tokens_generated += int((new != self.tokenizer.pad_token_id).sum())
+                    answers[i] = self.tokenizer.decode(new, skip_special_tokens=True)
+        by_prompt = {distinct[i]: answers[i] for i in order}
+        return [by_prompt[p] for p in prompts]

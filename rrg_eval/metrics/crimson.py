@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import option_spec as cfg
+from ..backends.generation import GenerationSettings, HFMessagesGenerator, TextGenerator
 from ..errors import ConfigError, MetricError, MetricUnavailable
 from ..judge.cache import AnswerCache, CacheWriter, answer_key
 from ..judge.client import (
@@ -44,6 +45,7 @@ from ..judge.client import (
 from ..judge.crimson_protocol import (
     COUNT_NAMES,
     FINE_TUNED_MODEL,
+    SYSTEM_MESSAGE,
     CrimsonPrompt,
     CrimsonResult,
     load_prompt,
@@ -66,7 +68,8 @@ class CrimsonConfig:
 
     model: str = option(FINE_TUNED_MODEL, sig="model", help="served model name")
     base_url: str = option("", in_signature=False, help="OpenAI-compatible server URL, e.g. "
-                                                        "http://127.0.0.1:8000/v1 (vLLM)")
+                                                        "http://127.0.0.1:8000/v1 (vLLM); empty: run the model "
+                                                        "locally with transformers")
     api_key_env: str = option("OPENAI_API_KEY", in_signature=False,
                               help="environment variable holding the API key (optional for local servers)")
     prompt_source: str = option("", in_signature=False, help="path of a crimson-score prompt_parts.py to read the "
@@ -77,6 +80,12 @@ class CrimsonConfig:
     max_tokens: int = option(8192, sig="max_tokens", help="answer length limit (the package's 8192)")
     seed: int | None = option(42, sig="seed", help="sampling seed sent to the server (the package sends 42)")
     parse_retries: int = option(1, sig="parse_retries", help="re-asks of an answer that does not parse")
+    dtype: str = option("auto", sig="dtype", choices=("auto", "float32", "float16", "bfloat16"),
+                        help="local back-end: auto = bfloat16/float16 on GPU, float32 on CPU (the package: bfloat16)")
+    device: str = option("auto", in_signature=False, help="local back-end: auto, cpu, cuda, cuda:1, ...")
+    device_map: str = option("", in_signature=False, help="local back-end: e.g. 'auto' for several GPUs")
+    batch_size: int = option(1, in_signature=False, help="local back-end: prompts per generate call (the "
+                                                         "package's default 1: no padding)")
     concurrency: int = option(8, in_signature=False, help="requests in flight at once")
     requests_per_minute: float = option(0.0, in_signature=False, help="request rate limit (0: none)")
     max_retries: int = option(5, in_signature=False, help="retries on 429, 5xx, timeouts, dropped connections")
@@ -103,6 +112,7 @@ class CrimsonConfig:
 
 
 BackendFactory = Callable[[CrimsonConfig, str], ChatBackend]
+GeneratorFactory = Callable[[CrimsonConfig], TextGenerator]
 
 
 def result_to_json(result: CrimsonResult) -> dict[str, Any]:
@@ -139,13 +149,43 @@ class Crimson(Metric):
     named_only = True
 
     def __init__(self, config: Any = None, *, backend_factory: BackendFactory | None = None,
-                 **overrides: Any) -> None:
+                 generator_factory: GeneratorFactory | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self._backend_factory = backend_factory
+        self._generator_factory = generator_factory
+        self._generator: TextGenerator | None = None
         self.last_run = RunnerStats()
 
     def with_options(self, **overrides: Any) -> Crimson:
-        return type(self)(self.config, backend_factory=self._backend_factory, **overrides)
+        return type(self)(self.config, backend_factory=self._backend_factory,
+                          generator_factory=self._generator_factory, **overrides)
+
+    @property
+    def backend_kind(self) -> str:
+        return "openai" if self.config.base_url else "transformers"
+
+    def _resolved_dtype(self) -> str:
+        from ..backends.generation import resolve_device, resolve_dtype
+
+        try:
+            return resolve_dtype(self.config.dtype, resolve_device(self.config.device))
+        except MetricUnavailable:
+            return self.config.dtype
+
+    def generator(self) -> TextGenerator:
+        """The local generator (loaded once per metric object)."""
+        if self._generator is None:
+            c = self.config
+            if self._generator_factory is not None:
+                self._generator = self._generator_factory(c)
+            else:
+                settings = GenerationSettings(batch_size=c.batch_size, dtype=c.dtype, device=c.device,
+                                              device_map=c.device_map)
+                self._generator = HFMessagesGenerator(
+                    c.model, to_messages=lambda text: [{"role": "system", "content": SYSTEM_MESSAGE},
+                                                       {"role": "user", "content": text}],
+                    max_new_tokens=c.max_tokens, settings=settings)
+        return self._generator
 
     @property
     def guidelines(self) -> bool:
@@ -167,8 +207,17 @@ class Crimson(Metric):
     def unavailable_reason(self) -> str | None:
         c = self.config
         if not c.base_url:
-            return ("no judge server configured: serve the model (e.g. vllm serve "
-                    f"{FINE_TUNED_MODEL}) and --set crimson.base_url=http://127.0.0.1:8000/v1 (docs/metrics.md)")
+            try:
+                import torch  # noqa: F401
+                import transformers  # noqa: F401
+            except ImportError:
+                return ("the local back-end needs torch and transformers: pip install 'rrg-eval[models]' (or serve "
+                        "the model and set crimson.base_url)")
+            try:
+                load_prompt(self.config.prompt_source or None)
+            except MetricUnavailable as exc:
+                return str(exc)
+            return None
         try:
             import openai  # noqa: F401
         except ImportError:
@@ -199,7 +248,13 @@ class Crimson(Metric):
             digest = load_prompt(self.config.prompt_source or None).digest
         except MetricUnavailable:
             digest = "unavailable"
-        out = [self.name, "backend:openai", f"model:{self.config.model}", f"endpoint:{self.endpoint()}",
+        if not self.config.base_url:
+            parts = [p if p != "dtype:auto" else f"dtype:{self._resolved_dtype()}" for p in parts
+                     if not p.startswith(("seed:", "parse_retries:"))]
+        else:
+            parts = [p for p in parts if not p.startswith("dtype:")]
+        where = [f"endpoint:{self.endpoint()}"] if self.config.base_url else []
+        out = [self.name, f"backend:{self.backend_kind}", f"model:{self.config.model}", *where,
                f"guidelines:{'on' if self.guidelines else 'off'}", *parts, f"prompt_hash:{digest}"]
         if refs_digest:
             out.append(f"refs:{refs_digest}")
@@ -215,13 +270,15 @@ class Crimson(Metric):
 
     def _questions(self, predictions: Sequence[str], references: Sequence[str], prompt: CrimsonPrompt,
                    ) -> tuple[list[str], dict[str, tuple[str, str]]]:
-        decoding = f"{self._decoding().as_key()};guidelines={self.guidelines}"
+        decoding = (f"{self._decoding().as_key()};guidelines={self.guidelines}" if self.config.base_url else
+                    f"greedy;max_new={self.config.max_tokens};dtype={self._resolved_dtype()};"
+                    f"guidelines={self.guidelines}")
         endpoint = self.endpoint()
         row_keys: list[str] = []
         distinct: dict[str, tuple[str, str]] = {}
         for pred, ref in zip(predictions, references):
-            key = answer_key(backend="openai", endpoint=endpoint, model=self.config.model, prompt_digest=prompt.digest,
-                             decoding=decoding, reference=ref, candidate=pred)
+            key = answer_key(backend=self.backend_kind, endpoint=endpoint, model=self.config.model,
+                             prompt_digest=prompt.digest, decoding=decoding, reference=ref, candidate=pred)
             row_keys.append(key)
             distinct.setdefault(key, (ref, pred))
         return row_keys, distinct
@@ -232,7 +289,8 @@ class Crimson(Metric):
             return True
         if entry.accepted:
             return result_from_json(entry.parsed) is None  # a stored result that cannot be read is asked again
-        return entry.attempts < 1 + self.config.parse_retries
+        # greedy local decoding would answer the same again: only a server is re-asked
+        return bool(self.config.base_url) and entry.attempts < 1 + self.config.parse_retries
 
     def _cached(self, cache_dir: str | Path | None, keys: Any) -> dict[str, Any]:
         cache = AnswerCache(cache_dir, f"{self.name}-answers")
@@ -244,16 +302,15 @@ class Crimson(Metric):
     def plan_requests(self, *, predictions: Sequence[str], references: Sequence[str],
                       cache_dir: str | Path | None = None) -> JudgePlan:
         """What :meth:`compute_stats` would send, after the cache; sends nothing."""
-        if not self.config.base_url:
-            raise MetricUnavailable(f"{self.name}: {self.unavailable_reason()}")
         prompt = load_prompt(self.config.prompt_source or None)
         _, distinct = self._questions(predictions, references, prompt)
         cached = self._cached(cache_dir, distinct)
         to_send = [prompt.messages(r, c, guidelines=self.guidelines) for k, (r, c) in distinct.items()
                    if self._needs_asking(cached, k)]
         url = self.config.base_url
-        return make_plan(metric=self.name, backend="openai", model=self.config.model, host=host_of(url),
-                         host_private=classify_host(host_of(url))[0], pairs=len(predictions),
+        return make_plan(metric=self.name, backend=self.backend_kind, model=self.config.model,
+                         host=host_of(url) if url else "local transformers",
+                         host_private=classify_host(host_of(url))[0] if url else True, pairs=len(predictions),
                          cached=len(distinct) - len(to_send), to_send=to_send, max_tokens=self.config.max_tokens,
                          parse_retries=self.config.parse_retries, refusal=self.unavailable_reason())
 
@@ -272,8 +329,10 @@ class Crimson(Metric):
                     attempts_done=cached[k].attempts if k in cached and not cached[k].accepted else 0)
                 for k, (r, c) in distinct.items() if self._needs_asking(cached, k)]
         self.last_run = RunnerStats()
-        if jobs:
+        if jobs and self.config.base_url:
             self._ask(jobs, final, context)
+        elif jobs:
+            self._generate_locally(jobs, final, context)
         return self._build_stats(row_keys, final, ids, context)
 
     def _ask(self, jobs: list[Job], final: dict[str, CrimsonResult | None], context: RunContext) -> None:
@@ -312,6 +371,23 @@ class Crimson(Metric):
             raise
         except Exception as exc:  # never leak request objects (they hold headers) into tracebacks
             raise MetricError(f"{self.name}: judge client failed: {type(exc).__name__}") from None
+        finally:
+            store.close()
+
+    def _generate_locally(self, jobs: list[Job], final: dict[str, CrimsonResult | None],
+                          context: RunContext) -> None:
+        store = CacheWriter(context.cache_dir, f"{self.name}-answers")
+        try:
+            generator = self.generator()
+            chunk = max(64, 16 * self.config.batch_size)  # an interrupted run keeps what it generated
+            for start in range(0, len(jobs), chunk):
+                part = jobs[start:start + chunk]
+                texts = generator.generate([job.messages[-1]["content"] for job in part])
+                for job, text in zip(part, texts):
+                    result = read_answer(text)
+                    final[job.key] = result
+                    store.put(job.key, text, 1, result is not None,
+                              result_to_json(result) if result is not None else None)
         finally:
             store.close()
 
