@@ -62,6 +62,13 @@ PREFIX = "crimson"
 COUNT_KEYS = tuple(f"{PREFIX}_{name}" for name in COUNT_NAMES)
 
 
+
+def _installed(*modules: str) -> bool:
+    """Whether every module can be imported, found without importing it (availability checks stay light)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
 @dataclass(frozen=True)
 class CrimsonConfig:
     """Options of ``crimson``; those that change answers are in the signature, the API key never is."""
@@ -207,10 +214,7 @@ class Crimson(Metric):
     def unavailable_reason(self) -> str | None:
         c = self.config
         if not c.base_url:
-            try:
-                import torch  # noqa: F401
-                import transformers  # noqa: F401
-            except ImportError:
+            if not _installed("torch", "transformers"):
                 return ("the local back-end needs torch and transformers: pip install 'rrg-eval[models]' (or serve "
                         "the model and set crimson.base_url)")
             try:

@@ -68,6 +68,13 @@ PREFIX = "green"
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
+
+def _installed(*modules: str) -> bool:
+    """Whether every module can be imported, found without importing it (availability checks stay light)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
 @dataclass(frozen=True)
 class GreenConfig:
     """Options of ``green``. Those that change answers are in the signature; the API key never is."""
@@ -239,10 +246,7 @@ class Green(Metric):
             except (MetricUnavailable, ConfigError) as exc:
                 return str(exc)
             return None
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError:
+        if not _installed("torch", "transformers"):
             return "the local back-end needs torch and transformers: pip install 'rrg-eval[models]'"
         return None
 
