@@ -72,8 +72,12 @@ def synthesize(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> Path:
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for name, param in sorted(skeleton.state_dict().items()):
-        if "norm" in name:
-            state[name] = torch.zeros(param.shape)  # Gemma's norms scale by (1 + weight)
+        if "q_norm" in name or "k_norm" in name:
+            # Gemma's norms scale by (1 + weight): 8x queries and keys make attention peaked, so that answers
+            # depend on the reports and not only on the prompt's long fixed text
+            state[name] = torch.full(param.shape, 7.0)
+        elif "norm" in name:
+            state[name] = torch.zeros(param.shape)
         else:
             scale = 1.0 if "embed_tokens" in name or "lm_head" in name else param.shape[-1] ** -0.5
             state[name] = torch.randn(param.shape, generator=generator) * scale
