@@ -108,3 +108,16 @@ def test_metric_values_through_a_fake_generator(tmp_path):
     assert result.scores["green_unparsed_rate"] == pytest.approx(1 / 5)
     assert result.scores["green_insignificant_e"] == pytest.approx(1 / 4)
     assert result.per_report["green_unparsed"].tolist() == [0, 0, 1, 0, 0]
+
+
+def test_server_template_gives_the_references_tokens(tiny):
+    """SERVER_CHAT_TEMPLATE (for vLLM's --chat-template) on one user message, tokenized as servers tokenize chat
+    prompts (no special tokens added), gives the token ids the reference feeds its model."""
+    from rrg_eval.judge.green_protocol import SERVER_CHAT_TEMPLATE
+
+    gen = generator(tiny)
+    prompt = green_prompt(REFS[0], PREDS[0])
+    reference_ids = gen.tokenizer(gen.render(prompt))["input_ids"]
+    rendered = gen.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                 chat_template=SERVER_CHAT_TEMPLATE)
+    assert gen.tokenizer(rendered, add_special_tokens=False)["input_ids"] == reference_ids
