@@ -25,6 +25,12 @@ KINDS: tuple[tuple[str, str | None, str], ...] = (
     ("chexprompt-answers", "chexprompt",
      "LLM-judge answers: parsed error counts and an excerpt of each answer (at most 4,000 characters), keyed "
      "by a hash of server, model, prompt, settings and the report pair"),
+    ("green-answers", "green",
+     "GREEN judge answers: the counts read from each answer and an excerpt of it, keyed by a hash of back-end, "
+     "server or local model, settings and the report pair (each cut to 300 words)"),
+    ("crimson-answers", "crimson",
+     "CRIMSON judge answers: the score and counts computed from each answer and an excerpt of it, keyed by a hash "
+     "of server, model, prompt, settings and the report pair"),
     ("chexbert-", "f1chexbert", "CheXbert labels of report texts, keyed by a hash of the text"),
     ("radgraph-", "radgraph", "RadGraph entities and relations (with the report's words), keyed by a hash of the text"),
     ("bertscore-", "bertscore", "BERT embeddings of report texts, keyed by a hash of the text"),

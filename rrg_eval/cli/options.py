@@ -55,7 +55,8 @@ def api_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.chexprompt_prompt:
         config.setdefault("chexprompt", {}).setdefault("prompt", args.chexprompt_prompt)
     if args.allow_remote_judge:
-        config.setdefault("chexprompt", {}).setdefault("allow_remote", "true")
+        for judge in ("chexprompt", "green", "crimson"):
+            config.setdefault(judge, {}).setdefault("allow_remote", "true")
     if args.normalize:
         config["normalize"] = args.normalize
     if args.device:

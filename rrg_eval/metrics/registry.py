@@ -34,6 +34,8 @@ BUILTIN: dict[str, str] = {
     "radcliq": "rrg_eval.metrics.radcliq:RadCliQ",
     "ratescore": "rrg_eval.metrics.ratescore:RaTEScore",
     "chexprompt": "rrg_eval.metrics.chexprompt:Chexprompt",
+    "green": "rrg_eval.metrics.green:Green",
+    "crimson": "rrg_eval.metrics.crimson:Crimson",
 }
 
 _extra: dict[str, type[Metric]] = {}

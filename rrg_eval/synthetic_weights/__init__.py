@@ -33,6 +33,8 @@ def is_synthetic(path: str | os.PathLike) -> bool:
 SYNTHESIZERS: dict[str, str] = {
     "bertscore": "rrg_eval.synthetic_weights.bertscore:synthesize",
     "chexbert": "rrg_eval.synthetic_weights.chexbert:synthesize",
+    "crimson": "rrg_eval.synthetic_weights.crimson:synthesize",
+    "green": "rrg_eval.synthetic_weights.green:synthesize",
     "radgraph": "rrg_eval.synthetic_weights.radgraph:synthesize",
     "ratescore": "rrg_eval.synthetic_weights.ratescore:synthesize",
 }

@@ -42,6 +42,8 @@ def answer(sig: tuple[int, ...], insig: tuple[int, ...], *, round_brackets: bool
 
 
 _CANDIDATE = re.compile(r'Candidate (?:report|Findings): """(.*)"""', re.DOTALL)
+_GREEN_CANDIDATE = re.compile(r"\n    3\. Candidate Report:\n    (.*?)\n\n    4\. Reporting Your Assessment:",
+                              re.DOTALL)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -84,7 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
         if srv.known_models is not None and body.get("model") not in srv.known_models:
             return self._send(404, {"error": {"message": f"The model `{body.get('model')}` does not exist"}})
         messages = body.get("messages") or [{}]
-        match = _CANDIDATE.search(messages[-1].get("content") or "")
+        match = _CANDIDATE.search(messages[-1].get("content") or "") or _GREEN_CANDIDATE.search(
+            messages[-1].get("content") or "")  # CheXprompt's prompts, else GREEN's
         candidate = match.group(1) if match else ""
         action = srv.next_action(candidate)
         if isinstance(action, tuple) and action and action[0] == "drop":
