@@ -55,7 +55,6 @@ from ..judge.dryrun import JudgePlan, make_plan
 from ..judge.privacy import checked_route, classify_host, endpoint_of, host_of, privacy_refusal
 from ..option_spec import option
 from ..stats import Stats
-from ..version import __version__
 from .base import Metric, RunContext, count_empty
 
 PREFIX = "crimson"
@@ -242,12 +241,12 @@ class Crimson(Metric):
 
     def backend_versions(self) -> dict[str, str]:
         try:
-            return {"crimson-score (prompt)": load_prompt(self.config.prompt_source or None).version}
+            return {"crimson-score": load_prompt(self.config.prompt_source or None).version}
         except MetricUnavailable:
             return {}
 
-    def signature(self, refs_digest: str | None = None) -> str:
-        """``crimson|backend:openai|model:..|guidelines:..|...|prompt_hash:..|refs:..|v:..``."""
+    def signature_fields(self) -> list[str]:
+        """``backend:openai|model:..|guidelines:..|...|prompt_hash:..`` (the tail is the base class's)."""
         parts = [p for p in cfg.signature_parts(self.config) if not p.startswith(("model:", "guidelines:"))]
         try:
             digest = load_prompt(self.config.prompt_source or None).digest
@@ -259,12 +258,8 @@ class Crimson(Metric):
         else:
             parts = [p for p in parts if not p.startswith("dtype:")]
         where = [f"endpoint:{self.endpoint()}"] if self.config.base_url else []
-        out = [self.name, f"backend:{self.backend_kind}", f"model:{self.config.model}", *where,
+        return [f"backend:{self.backend_kind}", f"model:{self.config.model}", *where,
                f"guidelines:{'on' if self.guidelines else 'off'}", *parts, f"prompt_hash:{digest}"]
-        if refs_digest:
-            out.append(f"refs:{refs_digest}")
-        out.append(f"v:{__version__}")
-        return "|".join(out)
 
     def endpoint(self) -> str:
         """The server's identity in signatures and cache keys (scheme, host, port, path)."""

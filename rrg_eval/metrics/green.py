@@ -61,7 +61,6 @@ from ..judge.green_protocol import (
 from ..judge.privacy import Route, checked_route, classify_host, endpoint_of, host_of, privacy_refusal
 from ..option_spec import option
 from ..stats import Stats
-from ..version import __version__
 from .base import Metric, RunContext, count_empty
 
 PREFIX = "green"
@@ -258,20 +257,16 @@ class Green(Metric):
     def backend_versions(self) -> dict[str, str]:
         return {}
 
-    def signature(self, refs_digest: str | None = None) -> str:
-        """``green|backend:..|model:..|unparsed:..|...|prompt_hash:..|refs:..|v:..``."""
+    def signature_fields(self) -> list[str]:
+        """``backend:..|model:..|unparsed:..|...|prompt_hash:..`` (the tail is the base class's)."""
         c = self.config
         skip = ("model:", "max_tokens:", "parse_retries:") if not c.base_url else ("model:", "max_length:", "dtype:")
         parts = [p for p in cfg.signature_parts(c) if not p.startswith(skip)]
         if not c.base_url and c.dtype == "auto":  # the data type as resolved here (it changes answers)
             parts = [f"dtype:{self._resolved_dtype()}" if p == "dtype:auto" else p for p in parts]
         where = [f"endpoint:{self.endpoint()}"] if c.base_url else []
-        out = [self.name, f"backend:{self.backend_kind}", f"model:{c.model or 'none'}", *where, *parts,
-               f"prompt_hash:{PROMPT_DIGEST}"]
-        if refs_digest:
-            out.append(f"refs:{refs_digest}")
-        out.append(f"v:{__version__}")
-        return "|".join(out)
+        return [f"backend:{self.backend_kind}", f"model:{c.model or 'none'}", *where, *parts,
+                f"prompt_hash:{PROMPT_DIGEST}"]
 
     # -- planning ---------------------------------------------------------------------------------------
     def _questions(self, predictions: Sequence[str], references: Sequence[str],
