@@ -30,6 +30,9 @@ class DataConfig:
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
     max_length: int = 128               # report tokens kept (truncations are counted)
     view_field: str = "views"           # optional per-image view labels, e.g. ["PA", "LATERAL"]
+    target: str = "text"                # text: the report as written; r2gen2_json: R2Gen2's structured JSON labels
+                                        # (arch native_vlm), from data.json_field or derived from the report text
+    json_field: str = "labels"          # a study field holding ready R2Gen2 labels (object or JSON string)
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,10 @@ class LMConfig:
 
     pretrained: str | None = None
     config: dict[str, Any] = field(default_factory=dict)   # {model_type: gpt2, n_layer: ...} for random weights
-    tokenizer: str | None = None        # a folder / hub id; default lm.pretrained; "wordlevel": built from train
-    quantization: str | None = None     # None or "4bit" (QLoRA: needs bitsandbytes and a CUDA GPU)
+    tokenizer: str | None = None        # a folder / hub id; default lm.pretrained; "wordlevel" or "bpe" (byte-level,
+                                        # exact round trip): built from the training texts
+    quantization: str | None = None     # None, "4bit" (QLoRA) or "8bit": bitsandbytes on a CUDA GPU; without a GPU
+                                        # the same config trains plain LoRA and says so in a warning
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,13 @@ class LoraConfig:
 class TrainConfig:
     """Fine-tuning schedule and optimiser."""
 
-    schedule: str = "two_stage"         # two_stage | one_stage | frozen_encoder
+    schedule: str = "two_stage"         # two_stage | one_stage | frozen_encoder | projector_then_lora (LLaVA:
+                                        # stage 1 mapping only, stage 2 mapping + LoRA; encoder always frozen)
     stage1_epochs: int = 1
     epochs: int = 10
     batch_size: int = 8
     lr: float = 1e-4                    # mapping network and LoRA weights
+    stage1_lr: float | None = None      # learning rate of the first stage_1 epochs (default: lr)
     encoder_lr: float = 1e-5            # image encoder (stage 2)
     weight_decay: float = 0.01
     grad_accum: int = 1
@@ -106,10 +113,35 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class VLMConfig:
+    """A native vision-language model (``arch: native_vlm``): the model itself is ``lm.pretrained`` (any
+    transformers image-text-to-text model, e.g. Qwen2-VL) or ``lm.config`` (random weights, model_type qwen2_vl);
+    training examples are chat messages: optional system prompt, then the user turn (image, prompt)."""
+
+    system_prompt: str = ""
+    user_prompt: str = "Write the radiology report for this chest X-ray."
+    image_processor: dict[str, Any] = field(default_factory=dict)  # e.g. {min_pixels, max_pixels}; random models:
+                                                                    # {patch_size, merge_size, temporal_patch_size}
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """What a shipped config reproduces (documentation only: never changes training, not part of resume)."""
+
+    system: str = ""                    # the published system this config re-creates
+    gpu_memory: str = ""                # what the full-size run needs, e.g. "1x A100 40 GB"
+    hub_ids: tuple[str, ...] = ()       # the exact Hugging Face ids of its weights
+    published: dict[str, Any] = field(default_factory=dict)   # the numbers it should approach (dataset, split)
+    sources: tuple[str, ...] = ()       # where the recipe and the numbers come from
+    smoke_test: bool = False            # a tiny random-weight config: its scores are a smoke test, not a result
+
+
+@dataclass(frozen=True)
 class GeneratorConfig:
     """Everything one run needs; saved next to the checkpoints as ``config.yaml``."""
 
     name: str = "run"
+    arch: str = "two_stage"             # two_stage: encoder -> mapping -> causal LM; native_vlm: one VLM (section vlm)
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -117,6 +149,8 @@ class GeneratorConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    vlm: VLMConfig = field(default_factory=VLMConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -133,7 +167,10 @@ class GeneratorConfig:
 
 
 _SECTIONS = {"data": DataConfig, "encoder": EncoderConfig, "mapping": MappingConfig, "lm": LMConfig,
-             "lora": LoraConfig, "train": TrainConfig, "generate": GenerateConfig}
+             "lora": LoraConfig, "train": TrainConfig, "generate": GenerateConfig, "vlm": VLMConfig,
+             "meta": MetaConfig}
+ARCHS = ("two_stage", "native_vlm")
+SCHEDULES = ("two_stage", "one_stage", "frozen_encoder", "projector_then_lora")
 
 
 def _build(cls: type, values: Any, where: str) -> Any:
@@ -150,7 +187,8 @@ def _build(cls: type, values: Any, where: str) -> Any:
         default = getattr(cls(), key)
         if isinstance(value, list) and (isinstance(default, tuple) or default is None):
             value = tuple(value)
-        if isinstance(default, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+        numeric = isinstance(default, float) or "float" in str(fields[key].type)
+        if numeric and isinstance(value, (int, str)) and not isinstance(value, bool):
             try:
                 value = float(value)
             except ValueError:
@@ -163,10 +201,11 @@ def config_from_dict(values: dict[str, Any], where: str = "config") -> Generator
     """Build a :class:`GeneratorConfig` from a dict (as read from YAML); unknown keys are a ConfigError."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = sorted(set(values) - set(_SECTIONS) - {"name"})
+    unknown = sorted(set(values) - set(_SECTIONS) - {"name", "arch"})
     if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: name, {', '.join(_SECTIONS)}")
-    cfg = GeneratorConfig(name=str(values.get("name", "run")),
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: name, arch, "
+                          f"{', '.join(_SECTIONS)}")
+    cfg = GeneratorConfig(name=str(values.get("name", "run")), arch=str(values.get("arch", "two_stage")),
                           **{k: _build(c, values.get(k), f"{where}: {k}") for k, c in _SECTIONS.items()})
     validate(cfg)
     return cfg
@@ -174,16 +213,21 @@ def config_from_dict(values: dict[str, Any], where: str = "config") -> Generator
 
 def validate(cfg: GeneratorConfig) -> None:
     """Reject values the code cannot honour, with the allowed choices."""
+    vlm = cfg.arch == "native_vlm"
     checks = [
+        (cfg.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}"),
+        (cfg.data.target in ("text", "r2gen2_json"), "data.target must be text or r2gen2_json"),
+        (cfg.data.target == "text" or vlm, "data.target: r2gen2_json needs arch: native_vlm"),
+        (not (vlm and cfg.data.sections), "data.sections is for arch two_stage; train one native VLM per section"),
         (cfg.data.views in ("stitch", "frontal"), "data.views must be stitch or frontal"),
         (cfg.data.max_views >= 1, "data.max_views must be >= 1"),
         (len(cfg.data.image_size) == 2, "data.image_size must be [height, width]"),
         (cfg.mapping.type in ("attention", "mlp"), "mapping.type must be attention or mlp"),
-        (cfg.train.schedule in ("two_stage", "one_stage", "frozen_encoder"),
-         "train.schedule must be two_stage, one_stage or frozen_encoder"),
+        (cfg.train.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}"),
+        (not vlm or cfg.train.schedule == "one_stage", "arch native_vlm trains in one stage: train.schedule: one_stage"),
         (cfg.train.precision in ("auto", "fp32", "bf16"), "train.precision must be auto, fp32 or bf16"),
-        (cfg.lm.quantization in (None, "4bit"), "lm.quantization must be null or 4bit"),
-        (cfg.encoder.pretrained or cfg.encoder.config, "encoder: give pretrained or config"),
+        (cfg.lm.quantization in (None, "4bit", "8bit"), "lm.quantization must be null, 4bit or 8bit"),
+        (vlm or cfg.encoder.pretrained or cfg.encoder.config, "encoder: give pretrained or config"),
         (cfg.lm.pretrained or cfg.lm.config, "lm: give pretrained or config"),
         (cfg.generate.num_beams >= 1, "generate.num_beams must be >= 1"),
     ]

@@ -78,8 +78,13 @@ def to_array(image: Image.Image, mean: Sequence[float], std: Sequence[float]) ->
 
 def load_study_image(study: Study, image_dir: str | Path, cfg: DataConfig, channels: int = 3) -> np.ndarray:
     """The study's input image as a normalised (C, H, W) array."""
-    Image = _pil()
     mode = "RGB" if channels == 3 else "L"
+    return to_array(study_image(study, image_dir, cfg, mode), cfg.mean, cfg.std)
+
+
+def study_image(study: Study, image_dir: str | Path, cfg: DataConfig, mode: str = "RGB") -> Image.Image:
+    """The study's input image (views stitched per ``data.views``) as a Pillow image of ``data.image_size``."""
+    Image = _pil()
     views = []
     for name in select_views(study, cfg):
         path = Path(image_dir) / name
@@ -88,7 +93,7 @@ def load_study_image(study: Study, image_dir: str | Path, cfg: DataConfig, chann
         with Image.open(path) as img:
             views.append(img.convert(mode))
     max_views = cfg.max_views if cfg.views == "stitch" else 1
-    return to_array(stitch(views, size=tuple(cfg.image_size), max_views=max_views, mode=mode), cfg.mean, cfg.std)
+    return stitch(views, size=tuple(cfg.image_size), max_views=max_views, mode=mode)
 
 
 def build_wordlevel_tokenizer(texts: Sequence[str]) -> Any:
@@ -105,12 +110,33 @@ def build_wordlevel_tokenizer(texts: Sequence[str]) -> Any:
                                    eos_token=SPECIAL["eos"])
 
 
+def build_bpe_tokenizer(texts: Sequence[str], *, vocab_size: int = 512, special: Sequence[str] = (),
+                        eos: str = SPECIAL["eos"], pad: str = SPECIAL["pad"]) -> Any:
+    """A byte-level BPE tokenizer trained on ``texts``: decoding gives back the exact text (case, punctuation,
+    JSON), which the word-level tokenizer does not. ``special`` tokens are added whole (e.g. chat markers)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    # no pre-splitting: merges may cross spaces and punctuation, so the repeated keys of JSON targets become
+    # single tokens (a tiny model then learns well-formed JSON in a few steps)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = list(dict.fromkeys([pad, eos, *special]))
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(list(texts), trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=pad, eos_token=eos)
+
+
 def load_tokenizer(name: str | None, train_texts: Sequence[str] | None = None) -> Any:
-    """A tokenizer from a folder / hub id, or ``"wordlevel"`` built from ``train_texts``; pad defaults to eos."""
-    if name == "wordlevel":
+    """A tokenizer from a folder / hub id, or ``"wordlevel"`` / ``"bpe"`` built from ``train_texts``; pad defaults
+    to eos."""
+    if name in ("wordlevel", "bpe"):
         if not train_texts:
-            raise ConfigError('lm.tokenizer "wordlevel" needs training reports to build the vocabulary')
-        tokenizer = build_wordlevel_tokenizer(train_texts)
+            raise ConfigError(f'lm.tokenizer "{name}" needs training reports to build the vocabulary')
+        build = build_wordlevel_tokenizer if name == "wordlevel" else build_bpe_tokenizer
+        tokenizer = build(train_texts)
     elif name:
         from transformers import AutoTokenizer
 

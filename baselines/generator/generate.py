@@ -40,6 +40,7 @@ class Generated:
     tokens: int
     sections: dict[str, str] = field(default_factory=dict)
     section_confidence: dict[str, float] = field(default_factory=dict)
+    json_valid: bool | None = None      # structured mode (data.target: r2gen2_json): is it valid R2Gen2 JSON?
 
 
 def _strip_after_eos(ids: list[int], eos: int, pad: int) -> list[int]:
@@ -59,7 +60,14 @@ def generate_reports(model: ReportGenerator, tokenizer: Any, studies: Sequence[S
                      cfg: GeneratorConfig, *, num_beams: int | None = None, max_new_tokens: int | None = None,
                      batch_size: int | None = None, device: str | torch.device | None = None,
                      progress: Progress | None = None) -> list[Generated]:
-    """Generate a report for every study (in input order); ``device``: default, where the model is."""
+    """Generate a report for every study (in input order); ``device``: default, where the model is.
+
+    A native VLM (``arch: native_vlm``, from ``load_run``) generates through :func:`.vlm.generate_vlm`."""
+    if getattr(model, "native_vlm", False):
+        from .vlm import generate_vlm
+
+        return generate_vlm(model, studies, image_dir, cfg, num_beams=num_beams,  # type: ignore[arg-type]
+                            max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
     gen = cfg.generate
     num_beams = num_beams or gen.num_beams
     max_new_tokens = max_new_tokens or gen.max_new_tokens

@@ -113,9 +113,9 @@ def build_lm(cfg: GeneratorConfig, tokenizer: Any) -> tuple[nn.Module, bool]:
 
     if cfg.lm.pretrained:
         kwargs: dict[str, Any] = {}
-        if cfg.lm.quantization == "4bit":
-            kwargs["quantization_config"] = _four_bit()
-        if cfg.lm.quantization == "4bit":
+        quantized = quantization_active(cfg)
+        if quantized:
+            kwargs["quantization_config"] = bnb_config(cfg.lm.quantization)
             kwargs["device_map"] = {"": torch.cuda.current_device()}
         elif _bf16_weights(cfg):
             import transformers
@@ -123,7 +123,7 @@ def build_lm(cfg: GeneratorConfig, tokenizer: Any) -> tuple[nn.Module, bool]:
             key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
             kwargs[key] = torch.bfloat16  # the frozen base in bf16; peft keeps the LoRA weights in fp32
         model = AutoModelForCausalLM.from_pretrained(cfg.lm.pretrained, **kwargs)
-        if cfg.lm.quantization == "4bit":
+        if quantized:
             from peft import prepare_model_for_kbit_training
 
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.train.grad_checkpointing)
@@ -144,15 +144,26 @@ def _bf16_weights(cfg: GeneratorConfig) -> bool:
     return on_cuda and cfg.train.precision in ("auto", "bf16")
 
 
-def _four_bit() -> Any:
+def quantization_active(cfg: GeneratorConfig) -> bool:
+    """Whether ``lm.quantization`` applies: set, and this run's device is a CUDA GPU. Without a GPU the same
+    config trains plain LoRA (the trainer says so in a warning)."""
+    if not cfg.lm.quantization:
+        return False
+    if cfg.train.device == "auto":
+        return torch.cuda.is_available()
+    return cfg.train.device.startswith("cuda") and torch.cuda.is_available()
+
+
+def bnb_config(kind: str) -> Any:
+    """bitsandbytes settings: ``4bit`` (QLoRA: NF4, double quantisation, bf16 compute) or ``8bit``."""
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise ConfigError("lm.quantization: 4bit (QLoRA) needs bitsandbytes: pip install bitsandbytes") from None
-    if not torch.cuda.is_available():
-        raise ConfigError("lm.quantization: 4bit (QLoRA) needs a CUDA GPU")
+        raise ConfigError(f"lm.quantization: {kind} needs bitsandbytes: pip install bitsandbytes") from None
     from transformers import BitsAndBytesConfig
 
+    if kind == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
@@ -186,8 +197,8 @@ class ReportGenerator(nn.Module):
 
     def to_device(self, device: torch.device | str) -> ReportGenerator:
         """Move to ``device``; a 4-bit quantised LM stays where bitsandbytes placed it."""
-        quantized = getattr(getattr(self.lm, "base_model", self.lm), "is_loaded_in_4bit", False) or getattr(
-            self.lm, "is_loaded_in_4bit", False)
+        quantized = any(getattr(m, flag, False) for m in (self.lm, getattr(self.lm, "base_model", self.lm))
+                        for flag in ("is_loaded_in_4bit", "is_loaded_in_8bit"))
         if quantized:
             self.encoder.to(device)
             self.mapping.to(device)
@@ -271,6 +282,13 @@ def set_encoder_trainable(model: ReportGenerator, trainable: bool) -> None:
     for p in model.encoder.parameters():
         p.requires_grad_(trainable)
     model.encoder.train(trainable and model.training)
+
+
+def set_lora_trainable(model: ReportGenerator, trainable: bool) -> None:
+    """Freeze or unfreeze the LM's adapter weights (LoRA and modules_to_save); the base stays frozen."""
+    for name, p in model.lm.named_parameters():
+        if "lora_" in name or "modules_to_save" in name:
+            p.requires_grad_(trainable)
 
 
 def lm_trainable_names(model: ReportGenerator) -> list[str]:

@@ -15,7 +15,7 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from ..studies import Study
 from .config import GeneratorConfig, config_from_dict
 from .data import StudyDataset, collate, load_tokenizer, prompt_text, section_text
 from .generate import generate_reports
-from .model import ReportGenerator, build_model, set_encoder_trainable
+from .model import ReportGenerator, build_model, set_encoder_trainable, set_lora_trainable
 
 Progress = Callable[[str, dict[str, Any]], None]
 WEIGHT_FILES = ("encoder.safetensors", "mapping.safetensors", "adapter.safetensors", "adapter_config.json")
@@ -46,8 +46,32 @@ def use_bf16(cfg: GeneratorConfig, device: torch.device) -> bool:
     return device.type == "cuda" and cfg.train.precision in ("auto", "bf16")
 
 
+def lora_trainable(cfg: GeneratorConfig, epoch: int) -> bool:
+    """Whether the LoRA weights train in ``epoch``: always, except stage 1 of ``projector_then_lora``."""
+    return cfg.train.schedule != "projector_then_lora" or epoch >= cfg.train.stage1_epochs
+
+
+def stage_name(cfg: GeneratorConfig, epoch: int) -> str:
+    """"1" / "2" for the two-stage schedules, else the schedule's name."""
+    if cfg.train.schedule in ("two_stage", "projector_then_lora"):
+        return "1" if epoch < cfg.train.stage1_epochs else "2"
+    return cfg.train.schedule
+
+
+def quantization_warning(cfg: GeneratorConfig) -> str | None:
+    """The warning when ``lm.quantization`` is set but this run has no CUDA GPU (it then trains plain LoRA)."""
+    from .model import quantization_active
+
+    if cfg.lm.quantization and not quantization_active(cfg):
+        return (f"lm.quantization: {cfg.lm.quantization} needs a CUDA GPU; none here, so this run trains plain "
+                "LoRA on full-precision weights (same adapters, more memory)")
+    return None
+
+
 def encoder_trainable(cfg: GeneratorConfig, epoch: int) -> bool:
     """Whether the image encoder trains in ``epoch`` (0-based) under the configured schedule."""
+    if cfg.train.schedule == "projector_then_lora":
+        return False
     if cfg.train.schedule == "one_stage":
         return True
     if cfg.train.schedule == "frozen_encoder":
@@ -128,6 +152,7 @@ def _resume_key(cfg: GeneratorConfig) -> dict[str, Any]:
     """The config as far as resuming must match: everything except the number of epochs."""
     values = cfg.to_dict()
     values["train"] = {k: v for k, v in values["train"].items() if k != "epochs"}
+    values.pop("meta", None)
     return values
 
 
@@ -165,6 +190,11 @@ def load_run(run_dir: str | Path, *, checkpoint: str = "best", device: str = "cp
     if not config_path.is_file():
         raise InputError("not a run folder (no config.yaml)", path=str(run_dir))
     cfg = config_from_dict(yaml.safe_load(config_path.read_text(encoding="utf-8")), where=str(config_path))
+    if cfg.arch == "native_vlm":
+        from .vlm import load_vlm_run
+
+        vlm = load_vlm_run(run_dir, cfg, checkpoint=checkpoint, device=device)
+        return vlm, vlm.processor.tokenizer, cfg
     tokenizer = load_tokenizer(str(run_dir / "tokenizer"))
     model, random_lm = build_model(cfg, tokenizer)
     if random_lm:
@@ -191,6 +221,7 @@ class TrainOutcome:
     best_score: float | None
     resumed_from: int
     truncated: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def _param_groups(model: ReportGenerator, cfg: GeneratorConfig) -> list[dict[str, Any]]:
@@ -240,6 +271,14 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
 
     if not train_studies:
         raise InputError("no training studies")
+    if cfg.arch == "native_vlm":
+        from .vlm import train_vlm
+
+        return train_vlm(cfg, train_studies, val_studies, image_dir, run_dir, progress=progress,
+                         val_image_dir=val_image_dir)
+    warning = quantization_warning(cfg)
+    if warning and progress:
+        progress("warning", {"message": warning})
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizer, resuming = _prepare_run(cfg, run_dir, train_studies)
@@ -284,6 +323,11 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
         run_model, optimizer = accelerator.prepare(model, optimizer)
     for epoch in range(state["epochs_done"], cfg.train.epochs):
         set_encoder_trainable(model, encoder_trainable(cfg, epoch))
+        set_lora_trainable(model, lora_trainable(cfg, epoch))
+        stage1 = cfg.train.schedule in ("two_stage", "projector_then_lora") and epoch < cfg.train.stage1_epochs
+        for group in optimizer.param_groups:
+            if group.get("name") in ("mapping", "lora"):
+                group["lr"] = cfg.train.stage1_lr if stage1 and cfg.train.stage1_lr is not None else cfg.train.lr
         model.train()
         order = _order(len(dataset), cfg.train.seed, epoch)
         if accelerator is not None:  # each process trains on its own share of the epoch
@@ -312,10 +356,9 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
             if progress:
                 progress("step", {"epoch": epoch + 1, "epochs": cfg.train.epochs, "step": step + 1, "steps": steps,
                                   "loss": losses[-1], "encoder_trainable": encoder_trainable(cfg, epoch)})
-        stage = (("1" if epoch < cfg.train.stage1_epochs else "2") if cfg.train.schedule == "two_stage"
-                 else cfg.train.schedule)
-        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "stage": stage,
-                                  "encoder_trainable": encoder_trainable(cfg, epoch)}
+        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+                                  "stage": stage_name(cfg, epoch), "encoder_trainable": encoder_trainable(cfg, epoch),
+                                  "lora_trainable": lora_trainable(cfg, epoch)}
         if val_studies and (accelerator is None or accelerator.is_main_process):
             scores = _validate(model, tokenizer, val_studies, val_image_dir or image_dir, cfg, device, progress)
             higher = bool(scores.pop("higher_is_better"))
@@ -342,7 +385,7 @@ def train(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies: Seq
             progress("epoch", record)
     return TrainOutcome(epochs_run=state["epochs_done"] - resumed_from, history=state["history"],
                         best_epoch=state["best_epoch"], best_score=state["best_score"], resumed_from=resumed_from,
-                        truncated=truncated)
+                        truncated=truncated, warnings=[warning] if warning else [])
 
 
 def _accelerator(cfg: GeneratorConfig, device: torch.device) -> Any:
