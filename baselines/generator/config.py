@@ -39,8 +39,9 @@ class DataConfig:
 class EncoderConfig:
     """The image encoder: a pretrained Hugging Face folder / hub id, or a config built with random weights."""
 
-    pretrained: str | None = None
+    pretrained: str | None = None       # a folder / hub id, or "open_clip:NAME" (e.g. BiomedCLIP, needs open_clip)
     config: dict[str, Any] = field(default_factory=dict)   # {model_type: resnet|vit|clip_vision_model, ...}
+    select_layer: int | None = None     # take this hidden layer's tokens (LLaVA: -2, the penultimate); None: last
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,43 @@ def _confidence(model: ReportGenerator, pixels: torch.Tensor, rows: list[list[in
     probs = logp.exp() * (labels.to(device) != -100)
     counts = (labels != -100).sum(1)
     return [float(probs[k].sum() / counts[k]) if counts[k] else float("nan") for k in range(len(rows))]
+
+
+def parse_section_runs(specs: Sequence[str]) -> dict[str | None, str]:
+    """``["RUN_DIR"]`` -> ``{None: RUN_DIR}``; ``["findings=RUN_F", "impression=RUN_I"]`` -> one run per section,
+    in the given order (RRG24-style: a separate model for each section)."""
+    from rrg_eval.errors import ConfigError
+
+    if len(specs) == 1 and "=" not in specs[0]:
+        return {None: specs[0]}
+    runs: dict[str | None, str] = {}
+    for spec in specs:
+        section, sep, path = spec.partition("=")
+        if not sep or not section or not path:
+            raise ConfigError(f"{spec!r}: with several runs, name each one's section: SECTION=RUN_DIR "
+                              "(e.g. findings=runs/f impression=runs/i)")
+        if section in runs:
+            raise ConfigError(f"section {section!r} given twice")
+        runs[section] = path
+    return runs
+
+
+def generate_by_section(models: dict[str, tuple[Any, Any, GeneratorConfig]], studies: Sequence[Study],
+                        image_dir: str | Path, *, num_beams: int | None = None, max_new_tokens: int | None = None,
+                        progress: Progress | None = None) -> list[Generated]:
+    """One model per section (``{section: (model, tokenizer, config)}``, from ``load_run``): each writes its
+    section; ``report`` joins the non-empty sections in the given order; ``confidence`` is the token-weighted mean
+    of the sections' confidences."""
+    per_section = {name: {g.id: g for g in generate_reports(m, tok, studies, image_dir, cfg, num_beams=num_beams,
+                                                             max_new_tokens=max_new_tokens, progress=progress)}
+                   for name, (m, tok, cfg) in models.items()}
+    out = []
+    for study in studies:
+        parts = {name: gens[study.id] for name, gens in per_section.items()}
+        tokens = sum(g.tokens for g in parts.values())
+        weighted = sum(g.confidence * g.tokens for g in parts.values() if g.tokens)
+        out.append(Generated(id=study.id, report=" ".join(g.report for g in parts.values() if g.report),
+                             confidence=weighted / tokens if tokens else float("nan"), tokens=tokens,
+                             sections={n: g.report for n, g in parts.items()},
+                             section_confidence={n: g.confidence for n, g in parts.items()}))
+    return out

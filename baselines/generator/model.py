@@ -57,7 +57,9 @@ def build_encoder(cfg: GeneratorConfig) -> tuple[nn.Module, int, int]:
     """
     from transformers import AutoModel
 
-    if cfg.encoder.pretrained:
+    if cfg.encoder.pretrained and cfg.encoder.pretrained.startswith("open_clip:"):
+        model = OpenClipTower(cfg.encoder.pretrained[len("open_clip:"):])
+    elif cfg.encoder.pretrained:
         model = AutoModel.from_pretrained(cfg.encoder.pretrained)
     else:
         model = AutoModel.from_config(_auto_config(cfg.encoder.config, "encoder"))
@@ -75,6 +77,35 @@ def build_encoder(cfg: GeneratorConfig) -> tuple[nn.Module, int, int]:
     dim = int(sizes[-1]) if sizes else int(conf.hidden_size)
     channels = int(getattr(conf, "num_channels", 3))
     return model, dim, channels
+
+
+class OpenClipTower(nn.Module):
+    """An ``open_clip`` model's image tower (e.g. ``hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224``,
+    LLaVA-Rad's encoder family) as a vision tower: the token sequence of its ViT trunk (timm), with a
+    transformers-like ``config`` (hidden_size, image_size, num_channels) and ``last_hidden_state`` output."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        try:
+            import open_clip
+        except ImportError:
+            raise ConfigError("encoder.pretrained open_clip:... needs open_clip: pip install open_clip_torch") from None
+        model = open_clip.create_model(name)
+        self.visual = model.visual
+        trunk = getattr(self.visual, "trunk", None)
+        if trunk is None or not hasattr(trunk, "forward_features"):
+            raise ConfigError(f"open_clip model {name} has no timm ViT trunk to take tokens from")
+        size = getattr(self.visual, "image_size", 224)
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(hidden_size=int(trunk.num_features), num_channels=3,
+                                      image_size=tuple(size) if isinstance(size, (tuple, list)) else int(size))
+
+    def forward(self, pixel_values: torch.Tensor, output_hidden_states: bool = False) -> Any:
+        from types import SimpleNamespace
+
+        tokens = self.visual.trunk.forward_features(pixel_values)
+        return SimpleNamespace(last_hidden_state=tokens, hidden_states=(tokens,) if output_hidden_states else None)
 
 
 class MLPMapper(nn.Module):
@@ -188,12 +219,14 @@ def add_lora(lm: nn.Module, cfg: GeneratorConfig) -> nn.Module:
 class ReportGenerator(nn.Module):
     """Image encoder -> mapping network -> causal LM (LoRA); images enter the LM as soft prompts."""
 
-    def __init__(self, encoder: nn.Module, mapping: nn.Module, lm: nn.Module, *, channels: int) -> None:
+    def __init__(self, encoder: nn.Module, mapping: nn.Module, lm: nn.Module, *, channels: int,
+                 select_layer: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         self.mapping = mapping
         self.lm = lm
         self.channels = channels
+        self.select_layer = select_layer
 
     def to_device(self, device: torch.device | str) -> ReportGenerator:
         """Move to ``device``; a 4-bit quantised LM stays where bitsandbytes placed it."""
@@ -214,8 +247,11 @@ class ReportGenerator(nn.Module):
 
     def visual_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, T, D) visual sequence; a feature map (B, D, H, W) is flattened to H*W tokens."""
-        out = self.encoder(pixel_values=pixel_values)
-        hidden = out.last_hidden_state
+        if self.select_layer is not None:
+            out = self.encoder(pixel_values=pixel_values, output_hidden_states=True)
+            hidden = out.hidden_states[self.select_layer]
+        else:
+            hidden = self.encoder(pixel_values=pixel_values).last_hidden_state
         if hidden.dim() == 4:
             hidden = hidden.flatten(2).transpose(1, 2)
         return hidden
@@ -274,7 +310,7 @@ def build_model(cfg: GeneratorConfig, tokenizer: Any) -> tuple[ReportGenerator, 
             mapping = AttentionPooler(dim, lm_dim, num_queries=m.num_queries, hidden=m.hidden_size,
                                       heads=m.num_heads, dropout=m.dropout)
         lm = add_lora(lm, cfg)
-    return ReportGenerator(encoder, mapping, lm, channels=channels), random_lm
+    return ReportGenerator(encoder, mapping, lm, channels=channels, select_layer=cfg.encoder.select_layer), random_lm
 
 
 def set_encoder_trainable(model: ReportGenerator, trainable: bool) -> None:

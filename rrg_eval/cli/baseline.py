@@ -35,10 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--image-encoder", metavar="CONFIG|RUN_DIR", default="tiny",
                      help="nearest by image: a generator config (YAML or shipped name) or a trained run folder")
     run.add_argument("--device", default="cpu", help="torch device for the encoders (default: cpu)")
-    train = bsub.add_parser("train", help="fine-tune the two-stage generator",
-                            description="Train image encoder -> mapping network -> LoRA causal LM per CONFIG; "
-                                        "resumes when RUN_DIR already holds a checkpoint of the same config.")
-    train.add_argument("config", help="YAML config, or a shipped name (tiny, gpt2-small, gpt2-large, open-llama-7b)")
+    train = bsub.add_parser("train", help="fine-tune the reference generator",
+                            description="Train image encoder -> mapping network -> LoRA causal LM (arch "
+                                        "two_stage; resumes when RUN_DIR already holds a checkpoint of the same "
+                                        "config), or a native VLM with LoRA (arch native_vlm) per CONFIG.")
+    train.add_argument("config", help="YAML config, or a shipped name (tiny, gpt2-small, gpt2-large, open-llama-7b, "
+                                      "r2gen2-qwen2-vl-7b, r2gen2-tiny, llava-rad, llava-rad-tiny, "
+                                      "rrg24-gla-findings, rrg24-gla-impression, rrg24-tiny, rrg24-tiny-impression)")
     train.add_argument("--train", required=True, metavar="TRAIN.jsonl")
     train.add_argument("--val", metavar="VAL.jsonl", help="validation studies (best checkpoint, per-epoch metric)")
     train.add_argument("--images", required=True, metavar="DIR", help="image folder")
@@ -47,7 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gen = bsub.add_parser("generate", help="write reports with a trained generator",
                           description="Greedy or beam-search reports, each with its confidence (mean token "
                                       "probability).")
-    gen.add_argument("run_dir", metavar="RUN_DIR")
+    gen.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
+                     help="a trained run folder, or one per section as SECTION=RUN_DIR (e.g. findings=RUN_F "
+                          "impression=RUN_I: each section written by its own model, joined in this order)")
     gen.add_argument("--test", required=True, metavar="TEST.jsonl")
     gen.add_argument("--images", required=True, metavar="DIR")
     gen.add_argument("--out", required=True, metavar="PREDS.jsonl")
@@ -125,19 +130,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"trained {outcome.epochs_run} epoch(s) into {args.out}; best epoch {outcome.best_epoch} "
               f"({cfg.train.val_key}={outcome.best_score})", file=sys.stderr)
         return 0
-    from rrg_baselines.generator.generate import generate_reports
+    from rrg_baselines.generator.generate import generate_by_section, generate_reports, parse_section_runs
     from rrg_baselines.generator.train import load_run
 
-    model, tokenizer, cfg = load_run(args.run_dir, checkpoint=args.checkpoint, device=args.device)
+    runs = parse_section_runs(args.run_dir)
     test = read_studies(args.test, require_report=False)
-    generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
-                                 max_new_tokens=args.max_new_tokens,
-                                 progress=_baseline_progress)
+    if None in runs:
+        model, tokenizer, cfg = load_run(runs[None], checkpoint=args.checkpoint, device=args.device)
+        generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
+                                     max_new_tokens=args.max_new_tokens, progress=_baseline_progress)
+    else:
+        models = {str(section): load_run(path, checkpoint=args.checkpoint, device=args.device)
+                  for section, path in runs.items()}
+        generated = generate_by_section(models, test, args.images, num_beams=args.beams,
+                                        max_new_tokens=args.max_new_tokens, progress=_baseline_progress)
     text = predictions_jsonl({g.id: g.report for g in generated},
                              extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
                                            **({"sections": g.sections, "section_confidence": g.section_confidence}
-                                              if g.sections else {})} for g in generated})
+                                              if g.sections else {}),
+                                           **({"json_valid": g.json_valid} if g.json_valid is not None else {})}
+                                    for g in generated})
     if report_unwritten(write_or_print(args.out, text)):
         return 2
-    print(f"wrote {len(generated)} reports to {args.out}", file=sys.stderr)
+    invalid = sum(g.json_valid is False for g in generated)
+    valid_note = f" ({invalid} not valid R2Gen2 JSON, kept as written)" if invalid else ""
+    print(f"wrote {len(generated)} reports to {args.out}{valid_note}", file=sys.stderr)
     return 0
