@@ -464,6 +464,7 @@ def load_vlm_run(run_dir: Path, cfg: GeneratorConfig, *, checkpoint: str = "best
     """The trained VLM of a run folder (base weights, then the checkpoint's adapter)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file, load_model
+
     from .model import seeded
     from .train import pick_device
 
