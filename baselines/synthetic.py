@@ -76,12 +76,18 @@ def write_jsonl(rows: list[dict], path: str | Path) -> None:
 
 
 def write_demo(folder: str | Path, n_train: int = 160, n_val: int = 16, n_test: int = 40) -> None:
-    """``folder/{train,val,test}.jsonl`` and ``folder/images/`` (seeds 0, 1, 2): the set the slow test uses."""
+    """``folder/{train,val,test}.jsonl`` and ``folder/images/`` (seeds 0, 1, 2): the set the slow test uses; and
+    ``test_findings.jsonl`` / ``test_sections.jsonl``, the references of the per-section recipes."""
     folder = Path(folder)
     images = folder / "images"
     write_jsonl(make_studies(n_train, images, seed=0), folder / "train.jsonl")
     write_jsonl(make_studies(n_val, images, seed=1, prefix="v"), folder / "val.jsonl")
-    write_jsonl(make_studies(n_test, images, seed=2, prefix="t"), folder / "test.jsonl")
+    test = make_studies(n_test, images, seed=2, prefix="t")
+    write_jsonl(test, folder / "test.jsonl")
+    # references of the section recipes: findings only (LLaVA-Rad), findings then impression (RRG24)
+    write_jsonl([{"id": r["id"], "report": r["findings"]} for r in test], folder / "test_findings.jsonl")
+    write_jsonl([{"id": r["id"], "report": f'{r["findings"]} {r["impression"]}'} for r in test],
+                folder / "test_sections.jsonl")
 
 
 if __name__ == "__main__":  # python -m baselines.synthetic OUT_DIR

@@ -183,8 +183,10 @@ def test_shipped_configs_parse_and_bad_keys_are_rejected(tmp_path) -> None:  # t
     from rrg_eval.errors import ConfigError
 
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-    assert names == ["gpt2-large", "gpt2-small", "open-llama-7b", "tiny"]
+    assert {"gpt2-large", "gpt2-small", "open-llama-7b", "tiny"} <= set(names)
     for name in names:
+        assert load_config(name).name == name
+    for name in ["gpt2-large", "gpt2-small", "open-llama-7b", "tiny"]:
         cfg = load_config(name)
         assert cfg.name == name and cfg.lora.r == 8 and cfg.train.schedule == "two_stage"
     assert load_config("gpt2-small").mapping.num_queries == 10
