@@ -80,9 +80,12 @@ def build_processor(cfg: GeneratorConfig, train_texts: Sequence[str]) -> Any:
     random-weight Qwen2-VL (byte-level BPE trained on ``train_texts``, the ChatML template above)."""
     options = dict(cfg.vlm.image_processor)
     if cfg.lm.pretrained:
+        source = cfg.lm.tokenizer or cfg.lm.pretrained
+        if (Path(source) / ChatProcessor.FILE).is_file():  # a folder written by this module (tests, exports)
+            return ChatProcessor.from_pretrained(source)
         from transformers import AutoProcessor
 
-        return AutoProcessor.from_pretrained(cfg.lm.tokenizer or cfg.lm.pretrained, **options)
+        return AutoProcessor.from_pretrained(source, **options)
     if cfg.lm.config.get("model_type") != "qwen2_vl":
         raise ConfigError("a random-weight native VLM is built for lm.config.model_type: qwen2_vl only; give "
                           "lm.pretrained (any image-text-to-text model) for others")
@@ -165,7 +168,10 @@ def build_vlm(cfg: GeneratorConfig, processor: Any) -> tuple[torch.nn.Module, bo
             kwargs["quantization_config"] = bnb_config(cfg.lm.quantization or "4bit")
             kwargs["device_map"] = {"": torch.cuda.current_device()}
         elif _bf16_weights(cfg):
-            kwargs["dtype"] = torch.bfloat16
+            import transformers
+
+            key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+            kwargs[key] = torch.bfloat16  # the frozen base in bf16; peft keeps the LoRA weights in fp32
         model = AutoModelForImageTextToText.from_pretrained(cfg.lm.pretrained, **kwargs)
         if quantization_active(cfg):
             from peft import prepare_model_for_kbit_training

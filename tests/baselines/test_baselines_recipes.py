@@ -178,6 +178,31 @@ def test_r2gen2_tiny_native_vlm_learns_valid_json(tmp_path) -> None:  # type: ig
     assert result.scores["json_invalid_rate"] <= 0.25 and result.scores["json_value_recall"] > 0.5, result.scores
 
 
+def test_native_vlm_from_a_pretrained_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``lm.pretrained`` loads through AutoModelForImageTextToText (here a saved tiny Qwen2-VL, no download); the
+    base weights then stay out of the run folder; adapters train, load back and generate."""
+    from rrg_baselines.generator.generate import generate_reports
+    from rrg_baselines.generator.train import load_run, train
+    from rrg_baselines.generator.vlm import build_processor, build_vlm
+
+    rows = make_studies(8, tmp_path / "img", seed=0)
+    studies = [Study(id=r["id"], report=r["report"], images=tuple(r["images"]), fields=r) for r in rows]
+    tiny = load_config("r2gen2-tiny").replace("data", target="text")
+    processor = build_processor(tiny, [s.report for s in studies])
+    model, random_base = build_vlm(tiny, processor)
+    assert random_base and type(model).__name__ == "Qwen2VLForConditionalGeneration"
+    model.save_pretrained(str(tmp_path / "base"))
+    processor.save_pretrained(str(tmp_path / "base"))
+    cfg = tiny.replace("lm", pretrained=str(tmp_path / "base"), config={}, tokenizer=None).replace("train", epochs=1)
+    outcome = train(cfg, studies, [], tmp_path / "img", tmp_path / "run")
+    assert outcome.epochs_run == 1 and any("plain LoRA" in w for w in outcome.warnings)
+    assert not (tmp_path / "run/vlm_base.safetensors").exists()
+    vlm, tokenizer, loaded = load_run(tmp_path / "run")
+    assert all("lora_" in n or "modules_to_save" in n for n in vlm.trainable_names())
+    generated = generate_reports(vlm, tokenizer, studies[:2], tmp_path / "img", loaded, max_new_tokens=4)
+    assert [g.id for g in generated] == [s.id for s in studies[:2]] and all(g.json_valid is None for g in generated)
+
+
 def test_native_vlm_runs_do_not_resume_into_a_used_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from rrg_baselines.generator.train import train
 
