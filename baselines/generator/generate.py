@@ -167,6 +167,10 @@ def generate_by_section(models: dict[str, tuple[Any, Any, GeneratorConfig]], stu
     """One model per section (``{section: (model, tokenizer, config)}``, from ``load_run``): each writes its
     section; ``report`` joins the non-empty sections in the given order; ``confidence`` is the token-weighted mean
     of the sections' confidences."""
+    for name, (_, _, cfg) in models.items():
+        if progress and cfg.data.text_field not in (name, "report"):
+            progress("warning", {"message": f"section {name!r} is written by a model trained on "
+                                            f"{cfg.data.text_field!r} (data.text_field)"})
     per_section = {name: {g.id: g for g in generate_reports(m, tok, studies, image_dir, cfg, num_beams=num_beams,
                                                              max_new_tokens=max_new_tokens, progress=progress)}
                    for name, (m, tok, cfg) in models.items()}
