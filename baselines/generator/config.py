@@ -121,6 +121,7 @@ class VLMConfig:
 
     system_prompt: str = ""
     user_prompt: str = "Write the radiology report for this chest X-ray."
+    image_first: bool = True            # the user turn: image, then prompt (False: prompt, then image, as R2Gen2)
     image_processor: dict[str, Any] = field(default_factory=dict)  # e.g. {min_pixels, max_pixels}; random models:
                                                                     # {patch_size, merge_size, temporal_patch_size}
 

@@ -63,7 +63,8 @@ def messages(cfg: GeneratorConfig) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if cfg.vlm.system_prompt:
         out.append({"role": "system", "content": [{"type": "text", "text": cfg.vlm.system_prompt}]})
-    out.append({"role": "user", "content": [{"type": "image"}, {"type": "text", "text": cfg.vlm.user_prompt}]})
+    image, text = {"type": "image"}, {"type": "text", "text": cfg.vlm.user_prompt}
+    out.append({"role": "user", "content": [image, text] if cfg.vlm.image_first else [text, image]})
     return out
 
 
