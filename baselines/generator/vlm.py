@@ -407,7 +407,7 @@ def train_vlm(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies:
     params = [p for p in vlm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     pad = processor.tokenizer.pad_token_id
-    prompts = [encode_prompt(processor, cfg, s, image_dir) for s in train_studies]
+    # targets are encoded up front (cheap); images are read per batch (a 7B recipe's patches take MBs per study)
     encoded = [encode_target(processor, target_text(s, cfg), cfg.data.max_length) for s in train_studies]
     truncated = sum(cut for _, cut in encoded)
     if truncated:
@@ -421,14 +421,14 @@ def train_vlm(cfg: GeneratorConfig, train_studies: Sequence[Study], val_studies:
     best_epoch, best_score = None, None
     for epoch in range(cfg.train.epochs):
         vlm.train()
-        order = _order(len(prompts), cfg.train.seed, epoch)
+        order = _order(len(encoded), cfg.train.seed, epoch)
         steps = math.ceil(len(order) / cfg.train.batch_size)
         losses = []
         optimizer.zero_grad(set_to_none=True)
         for step in range(steps):
             idx = order[step * cfg.train.batch_size:(step + 1) * cfg.train.batch_size]
-            batch = batch_tensors([prompts[i] for i in idx], [encoded[i][0] for i in idx], pad, left=False,
-                                  image_token=image_token)
+            prompts = [encode_prompt(processor, cfg, train_studies[i], image_dir) for i in idx]
+            batch = batch_tensors(prompts, [encoded[i][0] for i in idx], pad, left=False, image_token=image_token)
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss = loss_of(vlm.model, batch) / cfg.train.grad_accum
