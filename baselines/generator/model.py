@@ -102,10 +102,24 @@ class OpenClipTower(nn.Module):
                                       image_size=tuple(size) if isinstance(size, (tuple, list)) else int(size))
 
     def forward(self, pixel_values: torch.Tensor, output_hidden_states: bool = False) -> Any:
+        """``last_hidden_state``: the trunk's final (normed) tokens; with ``output_hidden_states``,
+        ``hidden_states`` holds each transformer block's output (so ``[-2]`` is the penultimate layer)."""
         from types import SimpleNamespace
 
-        tokens = self.visual.trunk.forward_features(pixel_values)
-        return SimpleNamespace(last_hidden_state=tokens, hidden_states=(tokens,) if output_hidden_states else None)
+        trunk = self.visual.trunk
+        if not output_hidden_states:
+            return SimpleNamespace(last_hidden_state=trunk.forward_features(pixel_values), hidden_states=None)
+        blocks = getattr(trunk, "blocks", None)
+        if blocks is None:
+            raise ConfigError("encoder.select_layer needs an open_clip ViT trunk with transformer blocks")
+        outputs: list[torch.Tensor] = []
+        hooks = [b.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for b in blocks]
+        try:
+            tokens = trunk.forward_features(pixel_values)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return SimpleNamespace(last_hidden_state=tokens, hidden_states=tuple(outputs))
 
 
 class MLPMapper(nn.Module):

@@ -277,9 +277,11 @@ def test_open_clip_tower_gives_the_trunk_tokens(monkeypatch) -> None:  # type: i
         def __init__(self) -> None:
             super().__init__()
             self.proj = torch.nn.Conv2d(3, 12, 8, stride=8)
+            self.blocks = torch.nn.Sequential(torch.nn.Linear(12, 12), torch.nn.Linear(12, 12))
+            self.norm = torch.nn.LayerNorm(12)
 
         def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-            return self.proj(x).flatten(2).transpose(1, 2)
+            return self.norm(self.blocks(self.proj(x).flatten(2).transpose(1, 2)))
 
     fake = ModuleType("open_clip")
     made = []
@@ -293,11 +295,16 @@ def test_open_clip_tower_gives_the_trunk_tokens(monkeypatch) -> None:  # type: i
 
     fake.create_model = create_model  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "open_clip", fake)
-    cfg = load_config("llava-rad-tiny").replace("encoder", pretrained="open_clip:hf-hub:some/biomedclip", config={},
-                                                select_layer=None)
+    cfg = load_config("llava-rad-tiny").replace("encoder", pretrained="open_clip:hf-hub:some/biomedclip", config={})
+    assert cfg.encoder.select_layer == -2
     model, _ = build_model(cfg, load_tokenizer("wordlevel", ["a b c"]))
     assert made == ["hf-hub:some/biomedclip"]
-    assert model.prefix(torch.zeros(2, 3, 32, 32)).shape == (2, 16, 64)  # 4x4 patches, LM width
+    pixels = torch.randn(2, 3, 32, 32)
+    assert model.prefix(pixels).shape == (2, 16, 64)  # 4x4 patches, LM width
+    trunk = model.encoder.visual.trunk
+    with torch.no_grad():  # the penultimate layer: the first block's output, before the last block and the norm
+        penultimate = trunk.blocks[0](trunk.proj(pixels).flatten(2).transpose(1, 2))
+        assert torch.allclose(model.visual_features(pixels), penultimate)
     monkeypatch.setitem(sys.modules, "open_clip", None)
     with pytest.raises(ConfigError, match="open_clip_torch"):
         build_model(cfg, load_tokenizer("wordlevel", ["a b c"]))
