@@ -24,6 +24,7 @@ from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports, refere
 from ..metrics.base import Metric
 from ..multitest import check_method
 from ..result import KeyInfo, Result
+from ..version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,18 +111,32 @@ class Leaderboard:
         chosen = entry.p_adjusted if entry.p_adjusted is not None else entry.p_values
         return float((chosen or {}).get(key, float("nan")))
 
+    def significance(self, name: str, key: str) -> str | None:
+        """``"better"`` or ``"worse"`` when ``name`` differs from the baseline on ``key`` with (adjusted)
+        p < alpha, in that direction (lower is better on lower-is-better keys); None otherwise (and for the
+        baseline)."""
+        entry = self.system(name)
+        if entry.p_values is None:
+            return None
+        p = self.p_value(name, key)
+        if not p < self.alpha:
+            return None
+        base = self.systems[0].scores[key]
+        value = entry.scores[key]
+        if value == base or value != value or base != base:
+            return None
+        better = value > base if self.key_info[key].higher_is_better else value < base
+        return "better" if better else "worse"
+
     def significantly_better(self, name: str, key: str) -> bool:
         """True when ``name`` differs from the baseline on ``key`` with (adjusted) p < alpha, in the better
         direction."""
-        entry = self.system(name)
-        if entry.p_values is None:
-            return False
-        p = self.p_value(name, key)
-        if not p < self.alpha:
-            return False
-        base = self.systems[0].scores[key]
-        value = entry.scores[key]
-        return value > base if self.key_info[key].higher_is_better else value < base
+        return self.significance(name, key) == "better"
+
+    def significantly_worse(self, name: str, key: str) -> bool:
+        """True when ``name`` differs from the baseline on ``key`` with (adjusted) p < alpha, in the worse
+        direction."""
+        return self.significance(name, key) == "worse"
 
     def section_keys(self) -> list[tuple[str | None, list[str]]]:
         """``[(section or None, keys of that block)]`` in table order."""
@@ -130,9 +145,19 @@ class Leaderboard:
         return [(s, [k for k in self.keys if k.startswith(f"{s}/")]) for s in self.sections]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"baseline", "test", "signatures", "systems": [...]}`` with full precision."""
-        return {"baseline": self.baseline, "test": dict(self.test), "signatures": dict(self.signatures),
-                "systems": [s.to_dict() for s in self.systems]}
+        """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...]}`` with full precision.
+
+        Every system but the baseline carries ``"significance": {key: "better" | "worse" | null}`` (the marks
+        of the tables: adjusted p < alpha, in which direction).
+        """
+        systems = []
+        for entry in self.systems:
+            data = entry.to_dict()
+            if entry.p_values is not None:
+                data["significance"] = {key: self.significance(entry.name, key) for key in self.keys}
+            systems.append(data)
+        return {"n": self.n, "rrg_eval_version": __version__, "baseline": self.baseline, "test": dict(self.test),
+                "signatures": dict(self.signatures), "systems": systems}
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON of :meth:`to_dict` (NaN written as null)."""
@@ -156,6 +181,7 @@ class Leaderboard:
                     "rank_ci_low": rlo, "rank_ci_high": rhi, "p_first": (entry.p_first or {}).get(key, math.nan),
                     "delta_ci_low": dlo, "delta_ci_high": dhi,
                     "significantly_better": self.significantly_better(entry.name, key),
+                    "significantly_worse": self.significantly_worse(entry.name, key),
                     "rank": entry.ranks.get(key), "mean_rank": entry.mean_rank})
         return pd.DataFrame.from_records(records)
 

@@ -59,7 +59,8 @@ SCORES = {"bleu1": 0.6113479123530716, "bleu2": 0.4914240427611429, "bleu3": 0.4
           "bleu4": 0.2829411095594485, "rouge1": 0.8148148148148149, "rouge2": 0.5071428571428572,
           "rougeL": 0.8148148148148149, "rougeLsum": 0.8148148148148149, "cider": 3.5372524395260476}
 
-JSON = json.dumps({"n": 3, "scores": SCORES, "signatures": {"bleu": SIG_BLEU, "rouge": SIG_ROUGE, "cider": SIG_CIDER},
+JSON = json.dumps({"n": 3, "rrg_eval_version": V, "scores": SCORES,
+                   "signatures": {"bleu": SIG_BLEU, "rouge": SIG_ROUGE, "cider": SIG_CIDER},
                    "warnings": [], "unavailable": {}, "errors": {}}, indent=2) + "\n"
 
 MARKDOWN = f"""_rrg-eval {V}: 3 reports; fractions shown x100 (%)_
