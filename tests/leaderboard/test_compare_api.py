@@ -99,7 +99,7 @@ def test_cli_json_out_and_plot(tmp_path, capsys):
     # issue 15 extended the schema after these keys: adjusted p-values, effect sizes and rank intervals
     assert list(data["systems"][0]) == ["name", "scores", "ci", "ranks", "mean_rank", "rank_intervals"]
     assert list(data["systems"][1]) == ["name", "scores", "ci", "p_values", "ranks", "mean_rank", "p_adjusted",
-                                        "effects", "rank_intervals"]
+                                        "effects", "rank_intervals", "significance"]
     assert set(data["systems"][1]["p_values"]) == set(data["systems"][1]["scores"])
     assert all(len(v) == 2 for v in data["systems"][1]["ci"].values())
     assert plot.read_bytes().lstrip().startswith(b"<?xml")
