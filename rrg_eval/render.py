@@ -176,11 +176,18 @@ def render_result(result: Result, fmt: str) -> str:
 
 
 def render_catalog(infos: list, fmt: str = "table") -> str:  # list[MetricInfo]
-    """The metric catalogue as a text table (with default configs) or JSON."""
+    """The metric catalogue: one row per metric with separate columns for what it needs (``can run``,
+    ``installed``, ``weights`` and where they were found, ``configured`` for judges), its default config, then
+    everything that cannot run yet with its reason and the one command that fixes it. Or JSON."""
     if fmt == "json":
         return json.dumps([i.to_dict() for i in infos], indent=2, ensure_ascii=False) + "\n"
-    header = ("name", "installed", "extra", "measures")
-    rows = [(i.name, "yes" if i.available else "no", i.extra or "-", i.description) for i in infos]
+
+    def yes(flag: bool | None) -> str:
+        return "-" if flag is None else "yes" if flag else "no"
+
+    header = ("name", "can run", "installed", "weights", "configured", "extra", "measures")
+    rows = [(i.name, yes(i.available), yes(i.installed), i.weights, yes(i.configured), i.extra or "-",
+             i.description) for i in infos]
     widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(header[:-1])]
     lines = ["  ".join(f"{h:<{w}}" for h, w in zip(header[:-1], widths)) + "  " + header[-1]]
     for row in rows:
@@ -191,6 +198,11 @@ def render_catalog(infos: list, fmt: str = "table") -> str:  # list[MetricInfo]
         lines.append(f"  {info.name}: {options}")
     missing = [i for i in infos if not i.available]
     if missing:
-        lines += ["", "cannot run here yet (why, and how to fix it):"]
-        lines += [f"  {i.name}: {i.reason}" for i in missing]
+        lines += ["", "cannot run here yet (why, and the command that fixes it):"]
+        for info in missing:
+            lines.append(f"  {info.name}: {info.reason}")
+            lines.append(f"    fix: {info.fix}" if info.fix else "    fix: none in this version of rrg-eval")
+        if any(i.fix and i.fix.startswith("rrg-eval models download") for i in missing):
+            lines += ["", "without network here: run `rrg-eval models download --metrics ... --to DIR` on a "
+                          "connected machine, copy DIR here and set RRG_EVAL_MODEL_DIR=DIR."]
     return "\n".join(lines) + "\n"

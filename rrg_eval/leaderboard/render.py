@@ -242,8 +242,8 @@ def render_csv(lb: Leaderboard) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "system", "baseline", "metric", "key", "value", "ci_low", "ci_high", "p_value",
-                     "delta_ci_low", "delta_ci_high", "significantly_better", "significantly_worse", "rank", "mean_rank", "test",
-                     "signature"])
+                     "delta_ci_low", "delta_ci_high", "significantly_better", "significantly_worse", "rank",
+                     "mean_rank", "test", "signature"])
     for section, keys in lb.section_keys():
         for entry in lb.systems:
             for key in keys:

@@ -224,7 +224,7 @@ def test_metrics_command_table_and_json(capsys) -> None:  # type: ignore[no-unty
     assert main(["metrics"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["name", "installed", "extra", "measures"]
+    assert lines[0].split() == ["name", "can", "run", "installed", "weights", "configured", "extra", "measures"]
     for name in ("bleu", "sacrebleu", "meteor", "rouge", "cider", "json_overlap"):
         assert any(line.startswith(name + " ") for line in lines[1:8]), name
     assert "  rouge: use_stemmer=True, split_summaries=False, normalize='none'" in lines
@@ -232,11 +232,11 @@ def test_metrics_command_table_and_json(capsys) -> None:  # type: ignore[no-unty
     assert main(["metrics", "--format", "json"]) == 0
     infos = {i["name"]: i for i in json.loads(capsys.readouterr().out)}
     assert infos["bleu"]["keys"] == ["bleu1", "bleu2", "bleu3", "bleu4"]
-    assert infos["bleu"]["installed"] is True and infos["bleu"]["extra"] is None
+    assert infos["bleu"]["installed"] is True and infos["bleu"]["can_run"] is True and infos["bleu"]["extra"] is None
     assert infos["meteor"]["extra"] == "meteor"
     assert infos["rouge"]["default_config"] == {"use_stemmer": True, "split_summaries": False, "normalize": "none"}
-    assert set(infos["cider"]) == {"name", "description", "keys", "extra", "installed", "reason", "reference",
-                                   "default_config"}
+    assert set(infos["cider"]) == {"name", "description", "keys", "extra", "can_run", "installed", "weights",
+                                   "configured", "reason", "fix", "reference", "default_config"}
 
 
 def test_version_via_python_m() -> None:
