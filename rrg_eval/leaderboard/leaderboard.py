@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import option_sources as opts
-from ..api import build_metrics, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
+from ..api import build_metrics, option_warnings, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
 from ..clusters import design_for, read_cluster_values
 from ..errors import ConfigError, InputError
 from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports, references_digest
@@ -145,7 +145,8 @@ class Leaderboard:
         return [(s, [k for k in self.keys if k.startswith(f"{s}/")]) for s in self.sections]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...]}`` with full precision.
+        """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...], "warnings",
+        "unavailable", "errors"}`` with full precision (the outcome keys as ``score``'s JSON has them).
 
         Every system but the baseline carries ``"significance": {key: "better" | "worse" | null}`` (the marks
         of the tables: adjusted p < alpha, in which direction).
@@ -157,7 +158,8 @@ class Leaderboard:
                 data["significance"] = {key: self.significance(entry.name, key) for key in self.keys}
             systems.append(data)
         return {"n": self.n, "rrg_eval_version": __version__, "baseline": self.baseline, "test": dict(self.test),
-                "signatures": dict(self.signatures), "systems": systems}
+                "signatures": dict(self.signatures), "systems": systems, "warnings": list(self.warnings),
+                "unavailable": dict(self.unavailable), "errors": dict(self.errors)}
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON of :meth:`to_dict` (NaN written as null)."""
@@ -319,16 +321,20 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
 
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
+    failed: dict[str, str] = {}  # named but cannot run here: listed as failed, the others still compared
     built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
-                                       file_options=file_options)
+                                       file_options=file_options, failed=failed)
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
     try:
-        return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
-                              resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
-                              sections=list(sections) if sections else None, strict=strict,
-                              cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
-                              cluster_values=cluster_values, cluster_field=cluster_field)
+        board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
+                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
+                               sections=list(sections) if sections else None, strict=strict,
+                               cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
+                               cluster_values=cluster_values, cluster_field=cluster_field)
+        board.errors = {**failed, **board.errors}
+        board.warnings[:0] = option_warnings(metrics, config)
+        return board
     finally:
         for metric in built:
             metric.close()

@@ -265,7 +265,8 @@ def render_csv(lb: Leaderboard) -> str:
 
 
 def render_json(lb: Leaderboard) -> str:
-    """``{"baseline", "test", "signatures", "systems": [...]}`` at full precision; NaN becomes null."""
+    """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...], "warnings", "unavailable",
+    "errors"}`` at full precision; NaN becomes null."""
     return lb.to_json(indent=2) + "\n"
 
 

@@ -92,7 +92,8 @@ def test_cli_json_out_and_plot(tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out == ""
     data = json.loads(out.read_text())
-    assert list(data) == ["n", "rrg_eval_version", "baseline", "test", "signatures", "systems"]
+    assert list(data) == ["n", "rrg_eval_version", "baseline", "test", "signatures", "systems", "warnings",
+                          "unavailable", "errors"]
     assert data["baseline"] == "bad"
     assert data["test"]["seed"] == 7 and data["test"]["resamples"] == 30
     assert [s["name"] for s in data["systems"]] == ["bad", "mine"]

@@ -35,7 +35,8 @@ def test_exact_output(fmt, golden):
 
 def test_json_is_the_documented_schema_at_full_precision():
     data = json.loads(render_leaderboard(fixed_leaderboard(), "json"))
-    assert list(data) == ["n", "rrg_eval_version", "baseline", "test", "signatures", "systems"]
+    assert list(data) == ["n", "rrg_eval_version", "baseline", "test", "signatures", "systems", "warnings",
+                          "unavailable", "errors"]
     assert data["n"] == 50 and data["rrg_eval_version"] == V
     assert data["baseline"] == "base_line"
     assert data["test"]["name"] == "bootstrap" and data["test"]["seed"] == 12345
