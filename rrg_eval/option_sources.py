@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .metrics.registry import metric_class, names
 
 Options = dict[str, dict[str, Any]]
@@ -72,7 +72,7 @@ def check_known(options: Mapping[str, Mapping[str, Any]]) -> None:
         for fieldname in fields:
             if fieldname not in valid:
                 raise ConfigError(f"unknown option {metric}.{fieldname}; valid options of {metric}: "
-                                  f"{', '.join(valid) or '(none)'}")
+                                  f"{', '.join(valid) or '(none)'}" + did_you_mean(fieldname, valid))
 
 
 def _fields(metric: str) -> set[str]:

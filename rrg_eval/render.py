@@ -75,7 +75,9 @@ def render_table(result: Result) -> str:
     width = max([len("metric")] + [len(row[0]) for row in rows])
     vwidth = max([len("value")] + [len(row[1]) for row in rows])
     head = [_header(result)] + ([_ci_line(result)] if result.ci_settings else [])
-    if result.ci_settings:
+    if not rows:  # no header over an empty table: say why there is nothing
+        lines = [_header(result), "", "no scores: no selected metric produced one (see below)"]
+    elif result.ci_settings:
         cwidth = max([len("CI")] + [len(row[2]) for row in rows])
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}  CI",
                  f"{'-' * width}  {'-' * vwidth}  {'-' * cwidth}"]

@@ -75,10 +75,11 @@ def test_sentence(lb: Leaderboard) -> str:
     return f"{how}, seed {t['seed']}"
 
 
-def footer_lines(lb: Leaderboard, *, name=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
+def footer_lines(lb: Leaderboard, *, name=lambda s: s, rank_intervals: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
     """What every human table states under it: units, CI method, significance test, ranks, n.
 
-    ``name`` escapes the system names (user-derived) for the output format.
+    ``name`` escapes the system names (user-derived) for the output format. ``rank_intervals``: whether the
+    output shows the rank intervals (and so explains them).
     """
     t = lb.test
     lines = [
@@ -93,7 +94,7 @@ def footer_lines(lb: Leaderboard, *, name=lambda s: s) -> list[str]:  # type: ig
     ]
     if t.get("cluster_field"):
         lines.append(f"Resampling by cluster: {t['clusters']} clusters of field {t['cluster_field']}.")
-    if has_rank_intervals(lb):
+    if rank_intervals and has_rank_intervals(lb):
         lines.append("Rank intervals: 95% bootstrap interval of each rank, and how often the system ranks first.")
     if lb.sections and len(lb.sections) > 1:
         lines.append("Mean rank over all sections: "

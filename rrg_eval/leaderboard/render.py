@@ -151,7 +151,8 @@ def render_table(lb: Leaderboard, width: int | None = None) -> str:
         raise ConfigError("the terminal table needs rich: pip install 'rrg-eval[compare]' "
                           "(or use --format markdown)") from None
     body = "\n\n".join(_column_blocks(lb, width))
-    footer = [wrapped for line in footer_lines(lb, name=one_line) for wrapped in _wrap(line, width)]
+    footer = [wrapped for line in footer_lines(lb, name=one_line, rank_intervals=False)  # not in this table
+              for wrapped in _wrap(line, width)]
     extra = _wrap_outcome(_extra_lines(lb, bullet="  ", code=one_line, text=one_line), width)
     return "\n".join([body, "", *footer, *extra]) + "\n"
 
@@ -224,7 +225,7 @@ def render_latex(lb: Leaderboard) -> str:
             lines.append(" & ".join([latex_text(system_label(lb, entry)), *cells,
                                      rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [f"% {latex_comment(line)}" for line in footer_lines(lb)]
+    lines += [f"% {latex_comment(line)}" for line in footer_lines(lb, rank_intervals=False)]
     lines += [f"% {latex_comment(sig)}" for sig in signature_lines(lb)]
     return "\n".join(lines) + "\n"
 

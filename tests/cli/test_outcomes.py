@@ -73,3 +73,28 @@ def test_compare_without_java_keeps_bleu(inputs, capsys, tmp_path: Path, monkeyp
                              use_cache=False, resamples=20)
     assert board.errors["meteor"].startswith("cannot run here: METEOR needs Java, and `java` was not found")
     assert "bleu4" in board.keys
+
+
+@pytest.mark.parametrize(("args", "tail"), [
+    (["--metrics", "bleu,rogue"], "; did you mean 'rouge'?\n"),
+    (["--metrics", "rouge", "--set", "rouge.use_stemer=false"], "split_summaries, normalize; did you mean "
+                                                                "'use_stemmer'?\n"),
+    (["--metrics", "rouge", "--set", "rouge.stem=no"], "use_stemmer, split_summaries, normalize\n"),  # no near miss
+])
+def test_near_misses_are_named(inputs, capsys, args: list[str], tail: str) -> None:  # type: ignore[no-untyped-def]
+    a, _, refs = inputs
+    assert main(["score", str(a), str(refs), "--no-cache", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rrg-eval: error: unknown ") and err.endswith(tail)
+
+
+def test_a_table_without_scores_says_so() -> None:
+    from rrg_eval.render import render_result
+
+    result = rrg_eval.score(predictions=A, references=REFS, metrics=["bleu"], use_cache=False)
+    result.scores.clear()
+    result.errors["bleu"] = "the back-end exploded"
+    text = render_result(result, "table")
+    assert text.splitlines()[:3] == ["rrg-eval " + rrg_eval.__version__ + ": 3 reports; fractions shown x100 (%)", "",
+                                     "no scores: no selected metric produced one (see below)"]
+    assert "failed:\n  bleu: the back-end exploded\n" in text
