@@ -93,10 +93,18 @@ def apply_globals(options: Options, selected: Iterable[str], global_options: Map
     selected = list(selected)
     for fieldname, value in global_options.items():
         takers = [m for m in selected if fieldname in _fields(m)]
-        if not takers and not any(fieldname in _fields(m) for m in names()):
+        users = [m for m in names() if fieldname in _fields(m)]
+        if not takers and not users:
             raise ConfigError(f"option {fieldname!r} applies to none of the selected metrics "
                               f"({', '.join(selected)}) nor to any other metric; give per-metric options as "
                               f"{{metric: {{field: value}}}} or METRIC.FIELD=VALUE")
+        if not takers:  # unused here, yet a bad value is still refused (the same check as when it is used)
+            from .option_spec import replace
+
+            try:
+                replace(metric_class(users[0]).Config(), {fieldname: value}, metric=users[0])
+            except ConfigError as exc:
+                raise ConfigError(str(exc).replace(f"{users[0]}.{fieldname}", f"option {fieldname}", 1)) from None
         for metric in takers:
             out.setdefault(metric, {}).setdefault(fieldname, value)
     return out

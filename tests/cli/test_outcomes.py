@@ -98,3 +98,16 @@ def test_a_table_without_scores_says_so() -> None:
     assert text.splitlines()[:3] == ["rrg-eval " + rrg_eval.__version__ + ": 3 reports; fractions shown x100 (%)", "",
                                      "no scores: no selected metric produced one (see below)"]
     assert "failed:\n  bleu: the back-end exploded\n" in text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--metrics", "bleu", "--device", "gpu0"], "option device: 'gpu0' is not a device; valid: auto, cpu, cuda"),
+    (["--metrics", "bertscore", "--device", "gpu0"], "bertscore.device: 'gpu0' is not a device; valid: auto, cpu"),
+    (["--metrics", "radgraph", "--set", "radgraph.device=cuda0"], "radgraph.device: 'cuda0' is not a device"),
+])
+def test_a_bad_device_is_refused_up_front_used_or_not(inputs, capsys, args: list[str],  # type: ignore[no-untyped-def]
+                                                      message: str) -> None:
+    a, _, refs = inputs
+    assert main(["score", str(a), str(refs), "--no-cache", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"rrg-eval: error: {message}")
