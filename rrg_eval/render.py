@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, get_args
 
@@ -69,8 +71,9 @@ def _ci_line(result: Result) -> str:
             f"seed {c['seed']})")
 
 
-def render_table(result: Result) -> str:
-    """Plain aligned text for the terminal."""
+def render_table(result: Result, columns: int | None = None) -> str:
+    """Plain aligned text for the terminal; with ``columns`` (the terminal's width), the warnings and reasons
+    under it are wrapped to it (the table itself is three narrow columns; signatures are never broken)."""
     rows = _rows(result)
     width = max([len("metric")] + [len(row[0]) for row in rows])
     vwidth = max([len("value")] + [len(row[1]) for row in rows])
@@ -85,7 +88,7 @@ def render_table(result: Result) -> str:
     else:
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
         lines += [f"{one_line(label):<{width}}  {value:>{vwidth}}" for label, value in rows]
-    lines += _footer(result, bullet="  ", code=one_line, text=one_line)
+    lines += wrap_outcome(_footer(result, bullet="  ", code=one_line, text=one_line), columns)
     return "\n".join(lines) + "\n"
 
 
@@ -111,6 +114,31 @@ def outcome_lines(signatures: Iterable[str], warnings: Iterable[str], unavailabl
         lines += ["", "failed:"]
         lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in errors.items()]
     return lines
+
+
+def wrap_line(line: str, width: int | None, indent: str = "  ") -> list[str]:
+    """``line`` wrapped at spaces to ``width`` (continuations indented); words and numbers are never split."""
+    if width is None or len(line) <= width:
+        return [line]
+    lead = line[:len(line) - len(line.lstrip(" "))]
+    glued = _GLUE.sub(lambda m: m.group(0).replace(" ", "\0"), line)  # "p < 0.05" stays on one line
+    wrapped = textwrap.wrap(glued, width=width, initial_indent="", subsequent_indent=lead + indent,
+                            break_long_words=False, break_on_hyphens=False) or [glued]
+    return [part.replace("\0", " ") for part in wrapped]
+
+
+_GLUE = re.compile(r"\b(?:p <|seed|x100) \S+")
+
+
+def wrap_outcome(lines: list[str], width: int | None) -> list[str]:
+    """The outcome lines with warnings and reasons wrapped; signatures stay whole (they are copied, not read)."""
+    out: list[str] = []
+    in_signatures = False
+    for line in lines:
+        if line and not line.startswith(" "):
+            in_signatures = line == "signatures:"
+        out += [line] if in_signatures else wrap_line(line, width)
+    return out
 
 
 def _footer(result: Result, *, bullet: str, code, text=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
@@ -166,8 +194,10 @@ def render_json(result: Result) -> str:
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_result(result: Result, fmt: str) -> str:
-    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`)."""
+def render_result(result: Result, fmt: str, *, width: int | None = None) -> str:
+    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`); ``width``: the terminal's, for ``table``."""
+    if fmt == "table":
+        return render_table(result, width)
     renderers = {"table": render_table, "json": render_json, "markdown": render_markdown, "csv": render_csv,
                  "latex": render_latex}
     if fmt not in renderers:

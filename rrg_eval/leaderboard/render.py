@@ -11,12 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
-import textwrap
 
 from ..errors import ConfigError
 from ..escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text, one_line
-from ..render import COMPARE_FORMATS, outcome_lines
+from ..render import COMPARE_FORMATS, outcome_lines, wrap_line, wrap_outcome
 from .cells import (
     MARK,
     block_mean_rank,
@@ -113,31 +111,6 @@ def _column_blocks(lb: Leaderboard, width: int | None) -> list[str]:
     return [_rich_table(lb, group) for group in groups]
 
 
-def _wrap(line: str, width: int | None, indent: str = "  ") -> list[str]:
-    """``line`` wrapped at spaces to ``width`` (continuations indented); words and numbers are never split."""
-    if width is None or len(line) <= width:
-        return [line]
-    lead = line[:len(line) - len(line.lstrip(" "))]
-    glued = _GLUE.sub(lambda m: m.group(0).replace(" ", "\0"), line)  # "p < 0.05" stays on one line
-    wrapped = textwrap.wrap(glued, width=width, initial_indent="", subsequent_indent=lead + indent,
-                            break_long_words=False, break_on_hyphens=False) or [glued]
-    return [part.replace("\0", " ") for part in wrapped]
-
-
-_GLUE = re.compile(r"\b(?:p <|seed|x100) \S+")
-
-
-def _wrap_outcome(lines: list[str], width: int | None) -> list[str]:
-    """The outcome lines with warnings and reasons wrapped; signatures stay whole (they are copied, not read)."""
-    out: list[str] = []
-    in_signatures = False
-    for line in lines:
-        if line and not line.startswith(" "):
-            in_signatures = line == "signatures:"
-        out += [line] if in_signatures else _wrap(line, width)
-    return out
-
-
 def render_table(lb: Leaderboard, width: int | None = None) -> str:
     """A rich table for the terminal (plain text, no colour codes), one block of rows per section.
 
@@ -152,8 +125,8 @@ def render_table(lb: Leaderboard, width: int | None = None) -> str:
                           "(or use --format markdown)") from None
     body = "\n\n".join(_column_blocks(lb, width))
     footer = [wrapped for line in footer_lines(lb, name=one_line, rank_intervals=False)  # not in this table
-              for wrapped in _wrap(line, width)]
-    extra = _wrap_outcome(_extra_lines(lb, bullet="  ", code=one_line, text=one_line), width)
+              for wrapped in wrap_line(line, width)]
+    extra = wrap_outcome(_extra_lines(lb, bullet="  ", code=one_line, text=one_line), width)
     return "\n".join([body, "", *footer, *extra]) + "\n"
 
 

@@ -111,3 +111,17 @@ def test_a_bad_device_is_refused_up_front_used_or_not(inputs, capsys, args: list
     assert main(["score", str(a), str(refs), "--no-cache", *args]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(f"rrg-eval: error: {message}")
+
+
+def test_score_table_notes_fit_the_width(inputs, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    a, _, refs = inputs
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["score", str(a), str(refs), "--no-cache", "--metrics", "bleu", "--batch-size", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("warnings:\n"
+                        "  option batch_size ignored: no selected metric uses it (bleu); it applies to\n"
+                        "    bertscore, f1chexbert, radgraph, radgraph_combined, ratescore, green,\n"
+                        "    crimson\n")
+    monkeypatch.delenv("COLUMNS")  # not a terminal (captured): one line per note
+    assert main(["score", str(a), str(refs), "--no-cache", "--metrics", "bleu", "--batch-size", "3"]) == 0
+    assert capsys.readouterr().out.endswith(f"warnings:\n  {BATCH_NOTE}\n")
