@@ -55,11 +55,14 @@ def build_metrics(metrics: Iterable[str] | str | None = None, *, strict: bool = 
                   options: Mapping[str, Mapping[str, Any]] | None = None,
                   global_options: Mapping[str, Any] | None = None,
                   file_options: Mapping[str, Mapping[str, Any]] | None = None,
+                  failed: dict[str, str] | None = None,
                   ) -> tuple[list[Metric], dict[str, str]]:
     """Instantiate the selected metrics with their options; returns (runnable metrics, unavailable reasons).
 
     A metric that cannot run is an error when it was named explicitly or ``strict`` is set; otherwise it is
-    reported as unavailable. All options are checked before anything is computed.
+    reported as unavailable. All options are checked before anything is computed. With a ``failed`` dict, such
+    an error is recorded there (``{name: "cannot run here: why"}``) and the other metrics still run, unless none
+    of them can (then it is raised: nothing would be computed).
     """
     names, explicit, merged = metric_options(metrics, options=options, global_options=global_options,
                                              file_options=file_options)
@@ -75,10 +78,21 @@ def build_metrics(metrics: Iterable[str] | str | None = None, *, strict: bool = 
         if reason is None:
             built.append(metric)
         elif explicit or strict:
-            raise MetricUnavailable(f"{name} cannot run: {reason}")
+            if failed is None:
+                raise MetricUnavailable(f"{name} cannot run: {reason}")
+            failed[name] = f"cannot run here: {reason}"
         else:
             unavailable[name] = reason
+    if failed and not built:
+        raise MetricUnavailable("; ".join(f"{name} cannot run: {why.removeprefix('cannot run here: ')}"
+                                          for name, why in failed.items()))
     return built, unavailable
+
+
+def option_warnings(metrics: Iterable[str] | str | None, config: Mapping[str, Any]) -> list[str]:
+    """Warnings for options given (``**config`` of :func:`score` / ``compare``) that no selected metric uses."""
+    per_metric, global_options = split_config(config)
+    return opts.unused_option_warnings(opts.select_metrics(metrics)[0], per_metric, global_options)
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -237,6 +251,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     """
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
+    failed: dict[str, str] = {}
     if suite is not None:  # a named suite: its metrics and exact options (rrg_eval.suites)
         from .suites import build_suite_metrics, get_suite, suite_info
 
@@ -245,14 +260,18 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
         chosen = get_suite(suite)
         built, unavailable = build_suite_metrics(chosen, options=opts.merge(file_options, per_metric),
                                                  global_options=global_options, strict=strict)
+        notes = opts.unused_option_warnings(chosen.metrics, per_metric, global_options)
     else:
         built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
-                                           global_options=global_options, file_options=file_options)
+                                           global_options=global_options, file_options=file_options, failed=failed)
+        notes = option_warnings(metrics, config)
     try:
         pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
         result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
                              unavailable=unavailable, explicit=metrics is not None or suite is not None,
                              strict=strict)
+        result.errors = {**failed, **result.errors}  # named but cannot run here: the others' numbers stay
+        result.warnings[:0] = notes
         if suite is not None:
             result.suite = suite_info(chosen)
         if ci is not None:

@@ -52,3 +52,11 @@ class OutputError(RrgEvalError):
     """An output path that cannot be written, is an input, or needs a missing package (checked before work)."""
 
     exit_code = 2
+
+
+def did_you_mean(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    """``"; did you mean 'rouge'?"`` for a near miss (``rogue``), else ``""``: the tail of an unknown-name error."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -238,6 +238,12 @@ def render_weights(statuses: list[WeightStatus], fmt: str = "table") -> str:
         else:
             lines.append(f"    {s.where}: {s.path}")
             lines.append(f"    size {_human(s.size)}" + (f"  sha256 {s.sha256}" if s.sha256 else ""))
+    missing = [s for s in statuses if s.path is None]
+    if missing:
+        users = sorted({m for s in missing for m in s.metrics})
+        lines += ["", f"{len(missing)} of {len(statuses)} not found; fetch them with `rrg-eval models download "
+                      f"--metrics {','.join(users)}` (without network here: add --to DIR on a connected machine, "
+                      f"copy DIR here and set {MODEL_DIR_ENV}=DIR)"]
     return "\n".join(lines) + "\n"
 
 

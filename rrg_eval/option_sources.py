@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .metrics.registry import metric_class, names
 
 Options = dict[str, dict[str, Any]]
@@ -72,23 +72,64 @@ def check_known(options: Mapping[str, Mapping[str, Any]]) -> None:
         for fieldname in fields:
             if fieldname not in valid:
                 raise ConfigError(f"unknown option {metric}.{fieldname}; valid options of {metric}: "
-                                  f"{', '.join(valid) or '(none)'}")
+                                  f"{', '.join(valid) or '(none)'}" + did_you_mean(fieldname, valid))
+
+
+def _fields(metric: str) -> set[str]:
+    """The option names of ``metric`` (none for a name this version does not have, e.g. in a suite)."""
+    try:
+        return {f.name for f in dataclasses.fields(metric_class(metric).Config)}
+    except ConfigError:
+        return set()
 
 
 def apply_globals(options: Options, selected: Iterable[str], global_options: Mapping[str, Any]) -> Options:
-    """Apply options such as ``normalize`` or ``device`` to every selected metric that has that field."""
+    """Apply options such as ``normalize`` or ``device`` to every selected metric that has that field.
+
+    An option that no registered metric has is an error (a typo); one that only unselected metrics have is left
+    out (:func:`unused_option_warnings` says so).
+    """
     out = {k: dict(v) for k, v in options.items()}
     selected = list(selected)
     for fieldname, value in global_options.items():
-        takers = [m for m in selected
-                  if fieldname in {f.name for f in dataclasses.fields(metric_class(m).Config)}]
-        if not takers:
+        takers = [m for m in selected if fieldname in _fields(m)]
+        users = [m for m in names() if fieldname in _fields(m)]
+        if not takers and not users:
             raise ConfigError(f"option {fieldname!r} applies to none of the selected metrics "
-                              f"({', '.join(selected)}); give per-metric options as {{metric: {{field: value}}}} "
-                              f"or METRIC.FIELD=VALUE")
+                              f"({', '.join(selected)}) nor to any other metric; give per-metric options as "
+                              f"{{metric: {{field: value}}}} or METRIC.FIELD=VALUE")
+        if not takers:  # unused here, yet a bad value is still refused (the same check as when it is used)
+            from .option_spec import replace
+
+            try:
+                replace(metric_class(users[0]).Config(), {fieldname: value}, metric=users[0])
+            except ConfigError as exc:
+                raise ConfigError(str(exc).replace(f"{users[0]}.{fieldname}", f"option {fieldname}", 1)) from None
         for metric in takers:
             out.setdefault(metric, {}).setdefault(fieldname, value)
     return out
+
+
+def unused_option_warnings(selected: Iterable[str], options: Mapping[str, Mapping[str, Any]],
+                           global_options: Mapping[str, Any]) -> list[str]:
+    """One warning per option given for no selected metric: ``--set rouge.use_stemmer=false`` with ``--metrics
+    bleu``, or ``--batch-size`` (a global option) when no selected metric has a batch size.
+
+    Options from a config file are not checked: one file may serve many runs.
+    """
+    selected = list(selected)
+    chosen = ", ".join(selected)
+    warnings = []
+    for metric, fields in options.items():
+        if metric not in selected and fields:
+            given = ", ".join(f"{metric}.{f}" for f in fields)
+            warnings.append(f"option {given} ignored: {metric} is not among the selected metrics ({chosen})")
+    for fieldname in global_options:
+        if not any(fieldname in _fields(m) for m in selected):
+            users = [m for m in names() if fieldname in _fields(m)]
+            warnings.append(f"option {fieldname} ignored: no selected metric uses it ({chosen}); it applies to "
+                            f"{', '.join(users)}")
+    return warnings
 
 
 def select_metrics(requested: Iterable[str] | str | None) -> tuple[list[str], bool]:

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, get_args, get_origin
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
@@ -138,7 +138,8 @@ def replace(config: Any, overrides: Mapping[str, Any], *, metric: str) -> Any:
     for key, value in overrides.items():
         if key not in names:
             valid = ", ".join(names) if names else "(none)"
-            raise ConfigError(f"unknown option {metric}.{key}; valid options of {metric}: {valid}")
+            raise ConfigError(f"unknown option {metric}.{key}; valid options of {metric}: {valid}"
+                              + did_you_mean(key, list(names)))
         clean[key] = coerce(value, hints[key], where=f"{metric}.{key}")
         validate(type(config), key, clean[key], metric=metric)
     try:

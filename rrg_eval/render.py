@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, get_args
 
@@ -69,13 +71,16 @@ def _ci_line(result: Result) -> str:
             f"seed {c['seed']})")
 
 
-def render_table(result: Result) -> str:
-    """Plain aligned text for the terminal."""
+def render_table(result: Result, columns: int | None = None) -> str:
+    """Plain aligned text for the terminal; with ``columns`` (the terminal's width), the warnings and reasons
+    under it are wrapped to it (the table itself is three narrow columns; signatures are never broken)."""
     rows = _rows(result)
     width = max([len("metric")] + [len(row[0]) for row in rows])
     vwidth = max([len("value")] + [len(row[1]) for row in rows])
     head = [_header(result)] + ([_ci_line(result)] if result.ci_settings else [])
-    if result.ci_settings:
+    if not rows:  # no header over an empty table: say why there is nothing
+        lines = [_header(result), "", "no scores: no selected metric produced one (see below)"]
+    elif result.ci_settings:
         cwidth = max([len("CI")] + [len(row[2]) for row in rows])
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}  CI",
                  f"{'-' * width}  {'-' * vwidth}  {'-' * cwidth}"]
@@ -83,7 +88,7 @@ def render_table(result: Result) -> str:
     else:
         lines = [*head, "", f"{'metric':<{width}}  {'value':>{vwidth}}", f"{'-' * width}  {'-' * vwidth}"]
         lines += [f"{one_line(label):<{width}}  {value:>{vwidth}}" for label, value in rows]
-    lines += _footer(result, bullet="  ", code=one_line, text=one_line)
+    lines += wrap_outcome(_footer(result, bullet="  ", code=one_line, text=one_line), columns)
     return "\n".join(lines) + "\n"
 
 
@@ -109,6 +114,31 @@ def outcome_lines(signatures: Iterable[str], warnings: Iterable[str], unavailabl
         lines += ["", "failed:"]
         lines += [f"{bullet}{text(f'{m}: {why}')}" for m, why in errors.items()]
     return lines
+
+
+def wrap_line(line: str, width: int | None, indent: str = "  ") -> list[str]:
+    """``line`` wrapped at spaces to ``width`` (continuations indented); words and numbers are never split."""
+    if width is None or len(line) <= width:
+        return [line]
+    lead = line[:len(line) - len(line.lstrip(" "))]
+    glued = _GLUE.sub(lambda m: m.group(0).replace(" ", "\0"), line)  # "p < 0.05" stays on one line
+    wrapped = textwrap.wrap(glued, width=width, initial_indent="", subsequent_indent=lead + indent,
+                            break_long_words=False, break_on_hyphens=False) or [glued]
+    return [part.replace("\0", " ") for part in wrapped]
+
+
+_GLUE = re.compile(r"\b(?:p <|seed|x100) \S+")
+
+
+def wrap_outcome(lines: list[str], width: int | None) -> list[str]:
+    """The outcome lines with warnings and reasons wrapped; signatures stay whole (they are copied, not read)."""
+    out: list[str] = []
+    in_signatures = False
+    for line in lines:
+        if line and not line.startswith(" "):
+            in_signatures = line == "signatures:"
+        out += [line] if in_signatures else wrap_line(line, width)
+    return out
 
 
 def _footer(result: Result, *, bullet: str, code, text=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
@@ -164,8 +194,10 @@ def render_json(result: Result) -> str:
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_result(result: Result, fmt: str) -> str:
-    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`)."""
+def render_result(result: Result, fmt: str, *, width: int | None = None) -> str:
+    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`); ``width``: the terminal's, for ``table``."""
+    if fmt == "table":
+        return render_table(result, width)
     renderers = {"table": render_table, "json": render_json, "markdown": render_markdown, "csv": render_csv,
                  "latex": render_latex}
     if fmt not in renderers:
@@ -176,11 +208,18 @@ def render_result(result: Result, fmt: str) -> str:
 
 
 def render_catalog(infos: list, fmt: str = "table") -> str:  # list[MetricInfo]
-    """The metric catalogue as a text table (with default configs) or JSON."""
+    """The metric catalogue: one row per metric with separate columns for what it needs (``can run``,
+    ``installed``, ``weights`` and where they were found, ``configured`` for judges), its default config, then
+    everything that cannot run yet with its reason and the one command that fixes it. Or JSON."""
     if fmt == "json":
         return json.dumps([i.to_dict() for i in infos], indent=2, ensure_ascii=False) + "\n"
-    header = ("name", "installed", "extra", "measures")
-    rows = [(i.name, "yes" if i.available else "no", i.extra or "-", i.description) for i in infos]
+
+    def yes(flag: bool | None) -> str:
+        return "-" if flag is None else "yes" if flag else "no"
+
+    header = ("name", "can run", "installed", "weights", "configured", "extra", "measures")
+    rows = [(i.name, yes(i.available), yes(i.installed), i.weights, yes(i.configured), i.extra or "-",
+             i.description) for i in infos]
     widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(header[:-1])]
     lines = ["  ".join(f"{h:<{w}}" for h, w in zip(header[:-1], widths)) + "  " + header[-1]]
     for row in rows:
@@ -191,6 +230,11 @@ def render_catalog(infos: list, fmt: str = "table") -> str:  # list[MetricInfo]
         lines.append(f"  {info.name}: {options}")
     missing = [i for i in infos if not i.available]
     if missing:
-        lines += ["", "cannot run here yet (why, and how to fix it):"]
-        lines += [f"  {i.name}: {i.reason}" for i in missing]
+        lines += ["", "cannot run here yet (why, and the command that fixes it):"]
+        for info in missing:
+            lines.append(f"  {info.name}: {info.reason}")
+            lines.append(f"    fix: {info.fix}" if info.fix else "    fix: none in this version of rrg-eval")
+        if any(i.fix and i.fix.startswith("rrg-eval models download") for i in missing):
+            lines += ["", "without network here: run `rrg-eval models download --metrics ... --to DIR` on a "
+                          "connected machine, copy DIR here and set RRG_EVAL_MODEL_DIR=DIR."]
     return "\n".join(lines) + "\n"

@@ -74,11 +74,14 @@ class Result:
         return records
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"n", "scores", "signatures", "warnings", "unavailable", "errors"[, "suite"]}`` with full precision.
+        """``{"n", "rrg_eval_version", "scores", "signatures", "warnings", "unavailable", "errors"[, "suite"]}``
+        with full precision.
 
         With intervals (``score(..., ci=0.95)``) also ``"ci": {key: [low, high]}`` and ``"ci_settings"``.
         """
-        out: dict[str, Any] = {"n": self.n, "scores": dict(self.scores)}
+        from .version import __version__
+
+        out: dict[str, Any] = {"n": self.n, "rrg_eval_version": __version__, "scores": dict(self.scores)}
         if self.ci_settings:
             out["ci"] = {k: [_none_if_nan(lo), _none_if_nan(hi)] for k, (lo, hi) in self.ci.items()}
             out["ci_settings"] = dict(self.ci_settings)

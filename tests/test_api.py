@@ -64,7 +64,7 @@ def test_result_accessors() -> None:
     assert frame.loc["c", "bleu1"] == pytest.approx(1 / 3, abs=1e-9)
     data = json.loads(result.to_json())
     assert data["n"] == 3 and data["scores"] == result.scores and data["signatures"] == result.signatures
-    assert set(data) == {"n", "scores", "signatures", "warnings", "unavailable", "errors"}
+    assert set(data) == {"n", "rrg_eval_version", "scores", "signatures", "warnings", "unavailable", "errors"}
     assert render_result(result, "table").startswith(f"rrg-eval {rrg_eval.__version__}: 3 reports")
     assert render_result(result, "markdown").startswith("_rrg-eval")
     assert json.loads(render_result(result, "json")) == data

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from ..leaderboard.plot import PLOT_FORMATS, plot_leaderboard
     from ..leaderboard.render import render_leaderboard
     from ..outputs import Need, check_outputs, write_all
-    from .writing import report_unwritten
+    from .writing import report_unwritten, terminal_width
 
     if not args.runs and (not args.refs or not args.systems):
         raise ConfigError("compare needs --refs REFS and prediction files, or --runs RUN RUN ...")
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         board = compare_api(systems=systems, references=args.refs, test=args.test, resamples=args.resamples,
                             ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha, sections=sections,
                             strict=args.strict, adjust=args.adjust, cluster_field=args.cluster_field, **options)
-    text = render_leaderboard(board, args.format)
+    text = render_leaderboard(board, args.format, width=None if args.out else terminal_width())
     if suite_header:
         text = with_suite(text, args.format, args.suite, suite_header)
     failed: list[str] = []

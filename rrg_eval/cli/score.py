@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import score as score_api
     from ..judge.dryrun import render_plan
     from ..outputs import check_outputs, write_all
-    from .writing import per_report_text, report_unwritten
+    from .writing import per_report_text, report_unwritten, terminal_width
 
     # every output is checked before any work: same file as an input, a folder, an unwritable place
     check_outputs({"--out": args.out, "--per-report": args.per_report},
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         writes.append((args.per_report, per_report_text(result)))
     failed = write_all(writes)  # a failed write is reported after the results are printed
     save_run_from_args(args, result)
-    sys.stdout.write(render_score(result, args.format))
+    sys.stdout.write(render_score(result, args.format, terminal_width()))
     for name, message in result.errors.items():
         print(f"rrg-eval: error: metric {name} failed: {message}", file=sys.stderr)
     return report_unwritten(failed) or (1 if result.errors else 0)

@@ -27,12 +27,13 @@ def add_suite_argument(p: argparse.ArgumentParser) -> None:
                    "table columns, e.g. rexrank")
 
 
-def render_score(result: Any, fmt: str) -> str:
-    """The score output; a suite's table (its column order and names) for table and markdown."""
+def render_score(result: Any, fmt: str, width: int | None = None) -> str:
+    """The score output; a suite's table (its column order and names) for table and markdown. ``width``: the
+    terminal's, that the table's notes are wrapped to."""
     from ..render import render_result
 
     if result.suite is None or fmt not in ("table", "markdown"):
-        return render_result(result, fmt)
+        return render_result(result, fmt, width=width)
     from ..suites import get_suite, render_suite_table
 
     return render_suite_table(result.scores, result.unavailable, result.errors, get_suite(result.suite["name"]),

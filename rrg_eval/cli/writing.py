@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -31,3 +33,14 @@ def report_unwritten(failed: list[str]) -> int:
     for message in failed:
         print(f"rrg-eval: error: cannot write {message} (the results are printed above)", file=sys.stderr)
     return 2 if failed else 0
+
+
+def terminal_width() -> int | None:
+    """The width the terminal table should fit: ``$COLUMNS`` if set, else the terminal's when standard output is
+    one; None (no limit) when the output goes to a file or a pipe."""
+    value = os.environ.get("COLUMNS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None

@@ -11,7 +11,8 @@ from ..render import display_label, display_value
 from ..version import __version__
 from .leaderboard import Leaderboard, SystemScores
 
-MARK = "*"
+MARK = "*"  # significantly better than the baseline
+WORSE_MARK = "†"  # significantly worse than the baseline (a dagger)
 
 
 def fmt_value(value: float, lb: Leaderboard, key: str) -> str:
@@ -24,10 +25,14 @@ def column_label(lb: Leaderboard, key: str) -> str:
     return display_label(short, lb.key_info[key])
 
 
+def cell_mark(lb: Leaderboard, entry: SystemScores, key: str) -> str:
+    """``*`` (significantly better than the baseline), ``†`` (significantly worse) or ``""``."""
+    return {"better": MARK, "worse": WORSE_MARK}.get(lb.significance(entry.name, key) or "", "")
+
+
 def cell_value(lb: Leaderboard, entry: SystemScores, key: str) -> str:
     """The value as tables show it, with the significance mark."""
-    text = fmt_value(entry.scores.get(key, math.nan), lb, key)
-    return text + MARK if lb.significantly_better(entry.name, key) else text
+    return fmt_value(entry.scores.get(key, math.nan), lb, key) + cell_mark(lb, entry, key)
 
 
 def cell_ci(lb: Leaderboard, entry: SystemScores, key: str) -> str:
@@ -70,24 +75,26 @@ def test_sentence(lb: Leaderboard) -> str:
     return f"{how}, seed {t['seed']}"
 
 
-def footer_lines(lb: Leaderboard, *, name=lambda s: s) -> list[str]:  # type: ignore[no-untyped-def]
+def footer_lines(lb: Leaderboard, *, name=lambda s: s, rank_intervals: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
     """What every human table states under it: units, CI method, significance test, ranks, n.
 
-    ``name`` escapes the system names (user-derived) for the output format.
+    ``name`` escapes the system names (user-derived) for the output format. ``rank_intervals``: whether the
+    output shows the rank intervals (and so explains them).
     """
     t = lb.test
     lines = [
         f"rrg-eval {__version__}: {len(lb.systems)} systems on {lb.n} reports; baseline: {name(lb.baseline)}; "
         "fractions shown x100 (%).",
         f"[low, high]: 95% percentile bootstrap CI ({t['ci_resamples']} resamples, seed {t['seed']}).",
-        f"{MARK} significantly better than the baseline: two-sided {test_sentence(lb)}; "
+        f"{MARK} significantly better, {WORSE_MARK} significantly worse than the baseline: two-sided "
+        f"{test_sentence(lb)}; "
         + (f"{adjustment_words(t)} p < {t['alpha']:g}." if "adjust" in t else f"p < {t['alpha']:g}."),
         "Ranks: 1 = best on a key (ties share the better rank); mean rank = mean over the keys"
         + (" of the block." if lb.sections else "."),
     ]
     if t.get("cluster_field"):
         lines.append(f"Resampling by cluster: {t['clusters']} clusters of field {t['cluster_field']}.")
-    if has_rank_intervals(lb):
+    if rank_intervals and has_rank_intervals(lb):
         lines.append("Rank intervals: 95% bootstrap interval of each rank, and how often the system ranks first.")
     if lb.sections and len(lb.sections) > 1:
         lines.append("Mean rank over all sections: "

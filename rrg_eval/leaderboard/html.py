@@ -39,6 +39,7 @@ table.lb th[aria-sort=descending]::after{content:" \\25BC"}table.lb th[aria-sort
 table.lb tr.baseline td{background:#fff8c5}
 td .ci{display:block;color:#57606a;font-size:11px}
 td.sig .v{font-weight:700;color:#1a7f37}
+td.worse .v{font-weight:700;color:#cf222e}
 ul.notes{font-size:12px;color:#57606a;padding-left:18px}
 code{font-size:11px;background:#f6f8fa;padding:1px 4px;border-radius:3px}
 img.plot{max-width:100%;border:1px solid #d0d7de;margin-top:8px}
@@ -93,12 +94,13 @@ def _table(lb: Leaderboard, keys: list[str], section: str | None) -> list[str]:
         cls = ' class="baseline"' if entry.name == lb.baseline else ""
         cells = [f'<td data-value="{e(entry.name)}">{e(system_label(lb, entry))}</td>']
         for key in keys:
-            sig = lb.significantly_better(entry.name, key)
+            sig = lb.significance(entry.name, key)  # "better" (class sig), "worse" (class worse) or None
             p = (entry.p_values or {}).get(key)
             title = f"p = {p:.4g}" if p is not None and p == p else "baseline"
             if entry.p_adjusted is not None and key in entry.p_adjusted:
                 title += f", adjusted {entry.p_adjusted[key]:.4g}"
-            cells.append(f'<td{" class=sig" if sig else ""} data-value="{_num(entry.scores.get(key))}" '
+            cls_sig = {"better": " class=sig", "worse": " class=worse"}.get(sig or "", "")
+            cells.append(f'<td{cls_sig} data-value="{_num(entry.scores.get(key))}" '
                          f'title="{title}"><span class="v">{e(cell_value(lb, entry, key))}</span>'
                          f'<span class="ci">{e(cell_ci(lb, entry, key))}</span></td>')
         rank = block_mean_rank(entry, keys)

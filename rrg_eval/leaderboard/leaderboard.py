@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import option_sources as opts
-from ..api import build_metrics, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
+from ..api import build_metrics, option_warnings, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
 from ..clusters import design_for, read_cluster_values
 from ..errors import ConfigError, InputError
 from ..inputs import Pairs, ReportSet, as_report_set, pair, read_reports, references_digest
 from ..metrics.base import Metric
 from ..multitest import check_method
 from ..result import KeyInfo, Result
+from ..version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,18 +111,32 @@ class Leaderboard:
         chosen = entry.p_adjusted if entry.p_adjusted is not None else entry.p_values
         return float((chosen or {}).get(key, float("nan")))
 
+    def significance(self, name: str, key: str) -> str | None:
+        """``"better"`` or ``"worse"`` when ``name`` differs from the baseline on ``key`` with (adjusted)
+        p < alpha, in that direction (lower is better on lower-is-better keys); None otherwise (and for the
+        baseline)."""
+        entry = self.system(name)
+        if entry.p_values is None:
+            return None
+        p = self.p_value(name, key)
+        if not p < self.alpha:
+            return None
+        base = self.systems[0].scores[key]
+        value = entry.scores[key]
+        if value == base or value != value or base != base:
+            return None
+        better = value > base if self.key_info[key].higher_is_better else value < base
+        return "better" if better else "worse"
+
     def significantly_better(self, name: str, key: str) -> bool:
         """True when ``name`` differs from the baseline on ``key`` with (adjusted) p < alpha, in the better
         direction."""
-        entry = self.system(name)
-        if entry.p_values is None:
-            return False
-        p = self.p_value(name, key)
-        if not p < self.alpha:
-            return False
-        base = self.systems[0].scores[key]
-        value = entry.scores[key]
-        return value > base if self.key_info[key].higher_is_better else value < base
+        return self.significance(name, key) == "better"
+
+    def significantly_worse(self, name: str, key: str) -> bool:
+        """True when ``name`` differs from the baseline on ``key`` with (adjusted) p < alpha, in the worse
+        direction."""
+        return self.significance(name, key) == "worse"
 
     def section_keys(self) -> list[tuple[str | None, list[str]]]:
         """``[(section or None, keys of that block)]`` in table order."""
@@ -130,9 +145,21 @@ class Leaderboard:
         return [(s, [k for k in self.keys if k.startswith(f"{s}/")]) for s in self.sections]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"baseline", "test", "signatures", "systems": [...]}`` with full precision."""
-        return {"baseline": self.baseline, "test": dict(self.test), "signatures": dict(self.signatures),
-                "systems": [s.to_dict() for s in self.systems]}
+        """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...], "warnings",
+        "unavailable", "errors"}`` with full precision (the outcome keys as ``score``'s JSON has them).
+
+        Every system but the baseline carries ``"significance": {key: "better" | "worse" | null}`` (the marks
+        of the tables: adjusted p < alpha, in which direction).
+        """
+        systems = []
+        for entry in self.systems:
+            data = entry.to_dict()
+            if entry.p_values is not None:
+                data["significance"] = {key: self.significance(entry.name, key) for key in self.keys}
+            systems.append(data)
+        return {"n": self.n, "rrg_eval_version": __version__, "baseline": self.baseline, "test": dict(self.test),
+                "signatures": dict(self.signatures), "systems": systems, "warnings": list(self.warnings),
+                "unavailable": dict(self.unavailable), "errors": dict(self.errors)}
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON of :meth:`to_dict` (NaN written as null)."""
@@ -156,6 +183,7 @@ class Leaderboard:
                     "rank_ci_low": rlo, "rank_ci_high": rhi, "p_first": (entry.p_first or {}).get(key, math.nan),
                     "delta_ci_low": dlo, "delta_ci_high": dhi,
                     "significantly_better": self.significantly_better(entry.name, key),
+                    "significantly_worse": self.significantly_worse(entry.name, key),
                     "rank": entry.ranks.get(key), "mean_rank": entry.mean_rank})
         return pd.DataFrame.from_records(records)
 
@@ -293,16 +321,20 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
 
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
+    failed: dict[str, str] = {}  # named but cannot run here: listed as failed, the others still compared
     built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
-                                       file_options=file_options)
+                                       file_options=file_options, failed=failed)
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
     try:
-        return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
-                              resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
-                              sections=list(sections) if sections else None, strict=strict,
-                              cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
-                              cluster_values=cluster_values, cluster_field=cluster_field)
+        board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
+                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
+                               sections=list(sections) if sections else None, strict=strict,
+                               cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
+                               cluster_values=cluster_values, cluster_field=cluster_field)
+        board.errors = {**failed, **board.errors}
+        board.warnings[:0] = option_warnings(metrics, config)
+        return board
     finally:
         for metric in built:
             metric.close()

@@ -95,7 +95,7 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
             _draw_ranks(ax, lb, keys, colors, width)
             continue
         for s, entry in enumerate(lb.systems):
-            xs, ys, lows, highs, stars = [], [], [], [], []
+            xs, ys, lows, highs, stars, worse = [], [], [], [], [], []
             for k, key in enumerate(keys):
                 scale = _scale(lb, key)
                 value = entry.scores.get(key, math.nan) * scale
@@ -105,12 +105,18 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
                 lows.append(max(0.0, value - lo * scale) if lo == lo else 0.0)
                 highs.append(max(0.0, hi * scale - value) if hi == hi else 0.0)
                 stars.append(lb.significantly_better(entry.name, key))
+                worse.append(lb.significantly_worse(entry.name, key))
             handle = ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", color=colors[s], ecolor=colors[s],
                                  elinewidth=1.4, capsize=3, markersize=5, label=plot_text(entry.name))
             sig_x = [x for x, flag in zip(xs, stars) if flag]
             sig_y = [y for y, flag in zip(ys, stars) if flag]
             if sig_x:
                 ax.plot(sig_x, sig_y, linestyle="none", marker="*", markersize=12, color=colors[s],
+                        markeredgecolor="black", markeredgewidth=0.6)
+            down_x = [x for x, flag in zip(xs, worse) if flag]
+            down_y = [y for y, flag in zip(ys, worse) if flag]
+            if down_x:
+                ax.plot(down_x, down_y, linestyle="none", marker="v", markersize=10, color=colors[s],
                         markeredgecolor="black", markeredgewidth=0.6)
             if index == 0:
                 handles.append(handle)
@@ -133,7 +139,8 @@ def plot_leaderboard(lb: Leaderboard, fmt: str = "png", *, dpi: int = 120) -> by
             else f"approximate randomization, {t['trials']} trials")
     adjusted = {"holm": "Holm-adjusted ", "bh": "BH-adjusted "}.get(t.get("adjust", ""), "")
     fig.suptitle(f"{len(lb.systems)} systems, {lb.n} reports; error bars: 95% bootstrap CIs\n"
-                 f"★ significantly better than {plot_text(lb.baseline)} ({adjusted}p < {t['alpha']:g}, {test}, "
+                 f"★ significantly better, ▼ significantly worse than {plot_text(lb.baseline)} "
+                 f"({adjusted}p < {t['alpha']:g}, {test}, "
                  f"seed {t['seed']})",
                  fontsize=9)
     fig.legend(handles=handles, labels=[plot_text(e.name) for e in lb.systems], loc="outside lower center",

@@ -1,8 +1,9 @@
 """Pure rendering of a :class:`~rrg_eval.leaderboard.Leaderboard`: rich table, Markdown, LaTeX, CSV, JSON, HTML.
 
 Human tables show fractions x100 with two decimals (``rrg_eval.render.display_value``), each value with its
-95% CI in brackets; values significantly better than the baseline carry a ``*``. The test, its settings and
-the metric signatures form the footer. CSV and JSON keep full precision.
+95% CI in brackets; values significantly better than the baseline carry a ``*``, significantly worse ones a
+``†``. The test, its settings and the metric signatures form the footer. CSV and JSON keep full precision (and
+the direction as a field). The terminal table fits a given width by splitting its columns into blocks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 
 from ..errors import ConfigError
 from ..escape import csv_cell, latex_comment, latex_text, markdown_code, markdown_text, one_line
-from ..render import COMPARE_FORMATS, outcome_lines
+from ..render import COMPARE_FORMATS, outcome_lines, wrap_line, wrap_outcome
 from .cells import (
     MARK,
     block_mean_rank,
@@ -43,37 +44,90 @@ def _extra_lines(lb: Leaderboard, *, bullet: str, code, text=lambda s: s) -> lis
 
 # -- terminal --------------------------------------------------------------------------------------------------
 
-def render_table(lb: Leaderboard) -> str:
-    """A rich table for the terminal (plain text, no colour codes), one block of rows per section."""
-    try:
-        from rich import box
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        raise ConfigError("the terminal table needs rich: pip install 'rrg-eval[compare]' "
-                          "(or use --format markdown)") from None
+Column = tuple[str, list[str | None]]  # (label, full key or None per section block)
+RANK = ("mean rank", [])  # the mean-rank column, as an item of a block
+
+
+def _rich_table(lb: Leaderboard, columns: list[Column]) -> str:
+    """One rich table (plain text) of the system column and ``columns`` (:data:`RANK`: the mean rank)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     blocks = lb.section_keys()
-    columns = shared_columns(lb)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=None)
     table.add_column("system", justify="left", no_wrap=True)
     for label, _ in columns:
         table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("mean rank", justify="right", no_wrap=True)
     for b, (section, block_keys) in enumerate(blocks):
         if section is not None:
-            table.add_row(f"[{one_line(section)}]", *([""] * (len(columns) + 1)))
+            table.add_row(f"[{one_line(section)}]", *([""] * len(columns)))
         for entry in lb.systems:
-            cells = [f"{cell_value(lb, entry, k[b])}\n{cell_ci(lb, entry, k[b])}" if k[b] else "" for _, k in columns]
-            table.add_row(one_line(system_label(lb, entry)), *cells, rank_text(block_mean_rank(entry, block_keys)))
+            cells = [rank_text(block_mean_rank(entry, block_keys)) if column is RANK
+                     else f"{cell_value(lb, entry, k[b])}\n{cell_ci(lb, entry, k[b])}" if k[b] else ""
+                     for column in columns for k in [column[1]]]
+            table.add_row(one_line(system_label(lb, entry)), *cells)
         if b < len(blocks) - 1:
             table.add_section()
     out = io.StringIO()
-    console = Console(file=out, width=4000, color_system=None, force_terminal=False, highlight=False,
+    console = Console(file=out, width=100_000, color_system=None, force_terminal=False, highlight=False,
                       emoji=False, markup=False, legacy_windows=False)
     console.print(table)
-    body = "\n".join(line.rstrip() for line in out.getvalue().splitlines())
-    lines = [body, ""] + footer_lines(lb, name=one_line) + _extra_lines(lb, bullet="  ", code=one_line, text=one_line)
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def _text_width(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _column_blocks(lb: Leaderboard, width: int | None) -> list[str]:
+    """The table as one block, or split into blocks of columns that each fit ``width`` characters.
+
+    Every block repeats the system column; the mean rank is the last column of the last block. The fewest
+    blocks that fit, with the columns spread evenly over them. A cell is never broken: a single column wider
+    than ``width`` gets a block of its own, wider than asked.
+    """
+    items: list[Column] = [*shared_columns(lb), RANK]
+    whole = _rich_table(lb, items)
+    if width is None or _text_width(whole) <= width:
+        return [whole]
+
+    def fits(group: list[Column]) -> bool:
+        return _text_width(_rich_table(lb, group)) <= width  # type: ignore[operator]
+
+    greedy: list[list[Column]] = [[]]
+    for item in items:
+        if greedy[-1] and not fits(greedy[-1] + [item]):
+            greedy.append([])
+        greedy[-1].append(item)
+    count = len(greedy)
+    size, extra = divmod(len(items), count)
+    even, start = [], 0
+    for i in range(count):
+        stop = start + size + (1 if i < extra else 0)
+        even.append(items[start:stop])
+        start = stop
+    groups = even if all(fits(g) for g in even) else greedy
+    return [_rich_table(lb, group) for group in groups]
+
+
+def render_table(lb: Leaderboard, width: int | None = None) -> str:
+    """A rich table for the terminal (plain text, no colour codes), one block of rows per section.
+
+    ``width``: the terminal's width in characters (None: one table however wide). A wider table is split into
+    blocks of columns, each repeating the system column, and the sentences under it are wrapped; no number,
+    interval or signature is ever broken.
+    """
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        raise ConfigError("the terminal table needs rich: pip install 'rrg-eval[compare]' "
+                          "(or use --format markdown)") from None
+    body = "\n\n".join(_column_blocks(lb, width))
+    footer = [wrapped for line in footer_lines(lb, name=one_line, rank_intervals=False)  # not in this table
+              for wrapped in wrap_line(line, width)]
+    extra = wrap_outcome(_extra_lines(lb, bullet="  ", code=one_line, text=one_line), width)
+    return "\n".join([body, "", *footer, *extra]) + "\n"
 
 
 # -- markdown --------------------------------------------------------------------------------------------------
@@ -137,13 +191,14 @@ def render_latex(lb: Leaderboard) -> str:
                     cells.append("")
                     continue
                 value = fmt_value(entry.scores.get(k, math.nan), lb, k)
-                if lb.significantly_better(entry.name, k):
-                    value += r"$^{*}$"
+                mark = lb.significance(entry.name, k)
+                if mark is not None:
+                    value += r"$^{*}$" if mark == "better" else r"$^{\dagger}$"
                 cells.append(value + r" {\scriptsize " + cell_ci(lb, entry, k) + "}")
             lines.append(" & ".join([latex_text(system_label(lb, entry)), *cells,
                                      rank_text(block_mean_rank(entry, block_keys))]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [f"% {latex_comment(line)}" for line in footer_lines(lb)]
+    lines += [f"% {latex_comment(line)}" for line in footer_lines(lb, rank_intervals=False)]
     lines += [f"% {latex_comment(sig)}" for sig in signature_lines(lb)]
     return "\n".join(lines) + "\n"
 
@@ -161,8 +216,8 @@ def render_csv(lb: Leaderboard) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "system", "baseline", "metric", "key", "value", "ci_low", "ci_high", "p_value",
-                     "delta_ci_low", "delta_ci_high", "significantly_better", "rank", "mean_rank", "test",
-                     "signature"])
+                     "delta_ci_low", "delta_ci_high", "significantly_better", "significantly_worse", "rank",
+                     "mean_rank", "test", "signature"])
     for section, keys in lb.section_keys():
         for entry in lb.systems:
             for key in keys:
@@ -177,13 +232,15 @@ def render_csv(lb: Leaderboard) -> str:
                                  _num(entry.scores.get(key)), _num(lo),
                                  _num(hi), _num(p), _num(dlo), _num(dhi),
                                  "yes" if lb.significantly_better(entry.name, key) else "no",
+                                 "yes" if lb.significantly_worse(entry.name, key) else "no",
                                  entry.ranks.get(key) or "", _num(entry.mean_rank), test_sentence(lb),
                                  csv_cell(lb.signatures.get(info.metric, ""))])
     return out.getvalue()
 
 
 def render_json(lb: Leaderboard) -> str:
-    """``{"baseline", "test", "signatures", "systems": [...]}`` at full precision; NaN becomes null."""
+    """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...], "warnings", "unavailable",
+    "errors"}`` at full precision; NaN becomes null."""
     return lb.to_json(indent=2) + "\n"
 
 
@@ -192,8 +249,10 @@ def render_html(lb: Leaderboard) -> str:
     return render_html_page(lb)
 
 
-def render_leaderboard(lb: Leaderboard, fmt: str) -> str:
-    """Render ``lb`` in format ``fmt`` (one of :data:`FORMATS`)."""
+def render_leaderboard(lb: Leaderboard, fmt: str, *, width: int | None = None) -> str:
+    """Render ``lb`` in format ``fmt`` (one of :data:`FORMATS`); ``width`` fits the terminal table to a width."""
+    if fmt == "table":
+        return render_table(lb, width)
     renderers = {"table": render_table, "markdown": render_markdown, "latex": render_latex, "csv": render_csv,
                  "json": render_json, "html": render_html}
     if fmt not in renderers:

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..backends.bertscore_encoder import Encoder, decode_entry, encode_entry
 from ..errors import ConfigError, MetricUnavailable
-from ..option_spec import option
+from ..option_spec import option, torch_device
 from ..stats import Stats
 from ..weights import WeightRequest, hub_offline, resolve
 from .base import RunContext, count_empty
@@ -88,7 +88,8 @@ class BertScoreConfig:
     model_path: str | None = option(None, in_signature=False,
                                     help="local model folder (config.json, tokenizer files, weights)")
     batch_size: int = option(64, in_signature=False, help="texts per forward pass (and pairs per matching batch)")
-    device: str = option("auto", in_signature=False, help="'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1'")
+    device: str = option("auto", in_signature=False, help="'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1'",
+                         check=torch_device)
 
 
 def bundled_baseline(lang: str, model_type: str) -> Path | None:

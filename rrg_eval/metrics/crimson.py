@@ -53,7 +53,7 @@ from ..judge.crimson_protocol import (
 )
 from ..judge.dryrun import JudgePlan, make_plan
 from ..judge.privacy import checked_route, classify_host, endpoint_of, host_of, privacy_refusal
-from ..option_spec import option
+from ..option_spec import option, torch_device
 from ..stats import Stats
 from .base import Metric, RunContext, count_empty
 
@@ -88,7 +88,8 @@ class CrimsonConfig:
     parse_retries: int = option(1, sig="parse_retries", help="re-asks of an answer that does not parse")
     dtype: str = option("auto", sig="dtype", choices=("auto", "float32", "float16", "bfloat16"),
                         help="local back-end: auto = bfloat16/float16 on GPU, float32 on CPU (the package: bfloat16)")
-    device: str = option("auto", in_signature=False, help="local back-end: auto, cpu, cuda, cuda:1, ...")
+    device: str = option("auto", in_signature=False, help="local back-end: auto, cpu, cuda, cuda:1, ...",
+                         check=torch_device)
     device_map: str = option("", in_signature=False, help="local back-end: e.g. 'auto' for several GPUs")
     batch_size: int = option(1, in_signature=False, help="local back-end: prompts per generate call (the "
                                                          "package's default 1: no padding)")

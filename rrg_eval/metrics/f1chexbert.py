@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import MetricUnavailable
-from ..option_spec import option
+from ..option_spec import option, torch_device
 from ..stats import Stats
 from ..weights import WeightRequest, resolve
 from .base import RunContext, count_empty
@@ -60,7 +60,8 @@ class F1CheXbertConfig:
                                     "carries its sha256 instead")
     bert_path: str | None = option(None, in_signature=False, help="explicit folder with bert-base-uncased's "
                                    "config.json and vocab.txt")
-    device: str = option("auto", in_signature=False, help="torch device: auto (cuda when present), cpu, cuda:0")
+    device: str = option("auto", in_signature=False, help="torch device: auto (cuda when present), cpu, cuda:0",
+                         check=torch_device)
     batch_size: int = option(8, in_signature=False, help="reports per encoder call (small batches are fastest on "
                             "CPU; raise it on a GPU)")
 

@@ -59,7 +59,7 @@ from ..judge.green_protocol import (
     read_answer,
 )
 from ..judge.privacy import Route, checked_route, classify_host, endpoint_of, host_of, privacy_refusal
-from ..option_spec import option
+from ..option_spec import option, torch_device
 from ..stats import Stats
 from .base import Metric, RunContext, count_empty
 
@@ -100,7 +100,8 @@ class GreenConfig:
     batch_size: int = option(8, in_signature=False, help="transformers back-end: prompts per generate call")
     sort_by_length: bool = option(True, in_signature=False, help="transformers back-end: batch prompts by token "
                                                                  "length (false: in input order, as the reference)")
-    device: str = option("auto", in_signature=False, help="transformers back-end: auto, cpu, cuda, cuda:1, ...")
+    device: str = option("auto", in_signature=False, help="transformers back-end: auto, cpu, cuda, cuda:1, ...",
+                         check=torch_device)
     device_map: str = option("", in_signature=False, help="transformers back-end: e.g. 'auto' to spread the "
                                                           "model over several GPUs (accelerate)")
     concurrency: int = option(8, in_signature=False, help="server back-end: requests in flight at once")

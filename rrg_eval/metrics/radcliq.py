@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..option_spec import option
+from ..option_spec import option, torch_device
 from ..stats import Stats
 from .base import RunContext
 from .composite import Component, CompositeMetric
@@ -70,7 +70,7 @@ class RadCliQConfig:
 
     idf: bool = option(False, help="BERTScore feature with IDF weights (CXR-Report-Metric's USE_IDF; ReXrank: "
                        "off, RadEval: on)")
-    device: str = option("auto", in_signature=False, help="torch device of the model components")
+    device: str = option("auto", in_signature=False, help="torch device of the model components", check=torch_device)
 
 
 class RadCliQ(CompositeMetric):

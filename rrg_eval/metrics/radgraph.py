@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import MetricUnavailable
-from ..option_spec import option
+from ..option_spec import option, torch_device
 from ..stats import Stats
 from ..weights import WeightRequest, model_dir, resolve
 from .base import RunContext, count_empty
@@ -58,7 +58,8 @@ class RadGraphConfig:
                                     "(<model_type>.tar.gz); the signature carries its sha256 instead")
     encoder_path: str | None = option(None, in_signature=False, help="explicit folder with the encoder's "
                                       "config.json and tokenizer files (default: the hub id the archive names)")
-    device: str = option("auto", in_signature=False, help="torch device: auto (cuda when present), cpu, cuda:0")
+    device: str = option("auto", in_signature=False, help="torch device: auto (cuda when present), cpu, cuda:0",
+                         check=torch_device)
     batch_size: int = option(16, in_signature=False, help="reports per encoder call")
 
 

@@ -13,7 +13,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .base import Metric
 
 ENTRY_POINT_GROUP = "rrg_eval.metrics"
@@ -82,7 +82,7 @@ def metric_class(name: str) -> type[Metric]:
     _load_entry_points()
     if name in _extra:
         return _extra[name]
-    raise ConfigError(f"unknown metric {name!r}; valid metrics: {', '.join(names())}")
+    raise ConfigError(f"unknown metric {name!r}; valid metrics: {', '.join(names())}" + did_you_mean(name, names()))
 
 
 def load_metric(name: str, **config: Any) -> Metric:

@@ -76,7 +76,10 @@ def test_render_weights_exact() -> None:
         "    $RRG_EVAL_MODEL_DIR: /x/org--repo/w.bin\n"
         f"    size 2.0 KB  sha256 {'ab' * 32}\n"
         "bert-base-uncased/vocab.txt  [m1]\n"
-        "    not found\n")
+        "    not found\n"
+        "\n"
+        "1 of 2 not found; fetch them with `rrg-eval models download --metrics m1` (without network here: add --to "
+        "DIR on a connected machine, copy DIR here and set RRG_EVAL_MODEL_DIR=DIR)\n")
     data = json.loads(model_admin.render_weights([found], "json"))
     assert data[0]["repo_id"] == "org/repo" and data[0]["found"] is True and data[0]["size"] == 2048
     assert model_admin.render_weights([]) == "no registered metric needs model files\n"
@@ -128,5 +131,7 @@ def test_score_cli_device_and_batch_size(tiny_dir: Path, tmp_path: Path, monkeyp
     metrics, _ = build_metrics("bertscore", global_options={"device": "cpu", "batch_size": 3})
     assert metrics[0].config.device == "cpu" and metrics[0].config.batch_size == 3
     assert "batch" not in metrics[0].signature()
-    # a flag that no selected metric takes is an error
-    assert main(["score", str(preds), str(refs), "--metrics", "bleu", "--device", "cpu"]) == 2
+    # a flag that no selected metric takes is a warning naming it (issue 13: the same for every option)
+    capsys.readouterr()
+    assert main(["score", str(preds), str(refs), "--metrics", "bleu", "--device", "cpu", "--no-cache"]) == 0
+    assert "option device ignored: no selected metric uses it (bleu)" in capsys.readouterr().out

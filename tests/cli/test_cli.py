@@ -59,7 +59,8 @@ SCORES = {"bleu1": 0.6113479123530716, "bleu2": 0.4914240427611429, "bleu3": 0.4
           "bleu4": 0.2829411095594485, "rouge1": 0.8148148148148149, "rouge2": 0.5071428571428572,
           "rougeL": 0.8148148148148149, "rougeLsum": 0.8148148148148149, "cider": 3.5372524395260476}
 
-JSON = json.dumps({"n": 3, "scores": SCORES, "signatures": {"bleu": SIG_BLEU, "rouge": SIG_ROUGE, "cider": SIG_CIDER},
+JSON = json.dumps({"n": 3, "rrg_eval_version": V, "scores": SCORES,
+                   "signatures": {"bleu": SIG_BLEU, "rouge": SIG_ROUGE, "cider": SIG_CIDER},
                    "warnings": [], "unavailable": {}, "errors": {}}, indent=2) + "\n"
 
 MARKDOWN = f"""_rrg-eval {V}: 3 reports; fractions shown x100 (%)_
@@ -223,7 +224,7 @@ def test_metrics_command_table_and_json(capsys) -> None:  # type: ignore[no-unty
     assert main(["metrics"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["name", "installed", "extra", "measures"]
+    assert lines[0].split() == ["name", "can", "run", "installed", "weights", "configured", "extra", "measures"]
     for name in ("bleu", "sacrebleu", "meteor", "rouge", "cider", "json_overlap"):
         assert any(line.startswith(name + " ") for line in lines[1:8]), name
     assert "  rouge: use_stemmer=True, split_summaries=False, normalize='none'" in lines
@@ -231,11 +232,11 @@ def test_metrics_command_table_and_json(capsys) -> None:  # type: ignore[no-unty
     assert main(["metrics", "--format", "json"]) == 0
     infos = {i["name"]: i for i in json.loads(capsys.readouterr().out)}
     assert infos["bleu"]["keys"] == ["bleu1", "bleu2", "bleu3", "bleu4"]
-    assert infos["bleu"]["installed"] is True and infos["bleu"]["extra"] is None
+    assert infos["bleu"]["installed"] is True and infos["bleu"]["can_run"] is True and infos["bleu"]["extra"] is None
     assert infos["meteor"]["extra"] == "meteor"
     assert infos["rouge"]["default_config"] == {"use_stemmer": True, "split_summaries": False, "normalize": "none"}
-    assert set(infos["cider"]) == {"name", "description", "keys", "extra", "installed", "reason", "reference",
-                                   "default_config"}
+    assert set(infos["cider"]) == {"name", "description", "keys", "extra", "can_run", "installed", "weights",
+                                   "configured", "reason", "fix", "reference", "default_config"}
 
 
 def test_version_via_python_m() -> None:
@@ -296,8 +297,20 @@ def test_failing_metric_exit_1_others_still_printed_and_written(files, capsys, t
     assert code == 1 and "\nbleu1 (%)  61.13\n" in stdout and "failed:\n  always_fails: " in stdout
 
 
-def test_meteor_without_java(files, capsys) -> None:  # type: ignore[no-untyped-def]
-    code, stdout, err = _score(capsys, *files, "--metrics", "meteor,bleu", "--set", "meteor.java=/nonexistent/java")
+def test_meteor_without_java(files, capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A metric named but unable to run does not take the others' numbers with it (README: exit 1, "the other
+    metrics' numbers are still printed and written"); alone, it is the one-line error it always was."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
+    out = tmp_path / "r.json"
+    code, stdout, err = _score(capsys, *files, "--metrics", "meteor,bleu", "--out", str(out))
+    assert code == 1 and "\nbleu1 (%)  61.13\n" in stdout
+    why = ("cannot run here: METEOR needs Java, and `java` was not found on PATH: install a Java runtime (e.g. "
+           "apt-get install default-jre-headless) or set meteor.java")
+    assert f"failed:\n  meteor: {why}\n" in stdout
+    assert err == f"rrg-eval: error: metric meteor failed: {why}\n"
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["errors"] == {"meteor": why} and set(data["scores"]) == {"bleu1", "bleu2", "bleu3", "bleu4"}
+    code, stdout, err = _score(capsys, *files, "--metrics", "meteor", "--set", "meteor.java=/nonexistent/java")
     assert code == 1 and stdout == ""
     assert err.startswith("rrg-eval: error: meteor cannot run: METEOR needs Java, and `/nonexistent/java` was not "
                           "found")
@@ -310,8 +323,9 @@ def test_meteor_without_java(files, capsys) -> None:  # type: ignore[no-untyped-
     assert {"bleu1", "sacrebleu", "rouge1", "cider"} <= set(data["scores"])
     assert "json_overlap" in data["unavailable"]  # free-text predictions: not run by default
     # --strict makes an unavailable metric of the default set an error
-    code, _, err = _score(capsys, *files, "--strict", "--set", "meteor.java=/nonexistent/java")
-    assert code == 1 and err.startswith("rrg-eval: error: meteor cannot run")
+    code, stdout, err = _score(capsys, *files, "--strict", "--set", "meteor.java=/nonexistent/java")
+    assert code == 1 and "rrg-eval: error: metric meteor failed: cannot run here: METEOR needs Java" in err
+    assert any(line.split()[:3] == ["bleu1", "(%)", "61.13"] for line in stdout.splitlines())
 
 
 def test_unwritable_output_is_a_one_line_error(files, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

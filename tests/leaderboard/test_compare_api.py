@@ -92,14 +92,15 @@ def test_cli_json_out_and_plot(tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out == ""
     data = json.loads(out.read_text())
-    assert list(data) == ["baseline", "test", "signatures", "systems"]
+    assert list(data) == ["n", "rrg_eval_version", "baseline", "test", "signatures", "systems", "warnings",
+                          "unavailable", "errors"]
     assert data["baseline"] == "bad"
     assert data["test"]["seed"] == 7 and data["test"]["resamples"] == 30
     assert [s["name"] for s in data["systems"]] == ["bad", "mine"]
     # issue 15 extended the schema after these keys: adjusted p-values, effect sizes and rank intervals
     assert list(data["systems"][0]) == ["name", "scores", "ci", "ranks", "mean_rank", "rank_intervals"]
     assert list(data["systems"][1]) == ["name", "scores", "ci", "p_values", "ranks", "mean_rank", "p_adjusted",
-                                        "effects", "rank_intervals"]
+                                        "effects", "rank_intervals", "significance"]
     assert set(data["systems"][1]["p_values"]) == set(data["systems"][1]["scores"])
     assert all(len(v) == 2 for v in data["systems"][1]["ci"].values())
     assert plot.read_bytes().lstrip().startswith(b"<?xml")

@@ -35,3 +35,39 @@ def fixed_leaderboard() -> Leaderboard:
                                    "cider": "cider|sigma:6.0|refs:abc|v:0.1.0|bs:1000|seed:12345",
                                    "errs": "errs|refs:abc|v:0.1.0|bs:1000|seed:12345"},
                        n=50, warnings=["worse: errs: 2 empty prediction(s)"])
+
+
+def wide_leaderboard() -> Leaderboard:
+    """Nine keys, four systems, marks in both directions: about 200 characters wide as one table.
+
+    ``better`` is significantly better than the baseline on every key but ``cider``, ``worse`` significantly
+    worse on ``bleu1``, ``rougeL`` and the lower-is-better ``err_rate`` (higher there), ``mixed`` neither.
+    """
+    keys = ["bleu1", "bleu2", "bleu3", "bleu4", "rouge1", "rouge2", "rougeL", "cider", "err_rate"]
+    info = {k: KeyInfo("bleu" if k.startswith("bleu") else "rouge" if k.startswith("rouge") else k,
+                       "score" if k == "cider" else "fraction", k != "err_rate") for k in keys}
+    info["err_rate"] = KeyInfo("errs", "rate", False)
+
+    def system(name: str, base: float, *, p: float | None, p_override: dict[str, float] | None = None,
+               rank: int) -> SystemScores:
+        scores = {k: base + 0.01 * i for i, k in enumerate(keys)}
+        scores["cider"] = base * 3
+        scores["err_rate"] = 0.5 - base
+        ci = {k: (v - 0.02, v + 0.02) for k, v in scores.items()}
+        p_values = None if p is None else {**{k: p for k in keys}, **(p_override or {})}
+        return SystemScores(name=name, source=f"{name}.jsonl", scores=scores, ci=ci,
+                            ranks={k: rank for k in keys}, mean_rank=float(rank), p_values=p_values)
+
+    systems = [system("baseline_model", 0.3, p=None, rank=2),
+               system("better", 0.4, p=0.001, p_override={"cider": 0.2}, rank=1),
+               system("worse", 0.2, p=0.5, p_override={"bleu1": 0.004, "rougeL": 0.01, "err_rate": 0.002},
+                      rank=4),
+               system("mixed", 0.29, p=0.6, rank=3)]
+    return Leaderboard(baseline="baseline_model", systems=systems, keys=keys, key_info=info, test=TEST,
+                       signatures={"bleu": "bleu|norm:none|refs:abc|v:0.1.0|bs:1000|seed:12345",
+                                   "rouge": "rouge|stem:yes|split:no|norm:none|refs:abc|v:0.1.0|rouge-score:0.1.2|"
+                                            "bs:1000|seed:12345",
+                                   "cider": "cider|sigma:6.0|refs:abc|v:0.1.0|bs:1000|seed:12345",
+                                   "errs": "errs|refs:abc|v:0.1.0|bs:1000|seed:12345"},
+                       n=382, warnings=["worse: errs: 2 empty prediction(s), scored as the reference implementation "
+                                        "does; they count as reports without findings"])
