@@ -134,7 +134,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _score(capsys: pytest.CaptureFixture, preds: Path, refs: Path, *args: str) -> tuple[int, str, str]:
-    code = main(["score", str(preds), str(refs), "--no-cache", *args])
+    code = main(["score", str(preds), str(refs), "--no-cache", "--quiet", *args])  # progress: tests/cli/test_progress.py
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
