@@ -281,3 +281,32 @@ def test_make_progress_quiet_terminal_and_fallback(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(builtins, "__import__", no_rich)
     assert isinstance(make_progress(io.StringIO(), terminal=True), PlainProgress)  # rich missing: lines
+
+
+def test_a_compute_that_takes_progress_reports_per_batch(tmp_path: Path) -> None:
+    metric = _Toy(chunk=4)
+    events: list[E] = []
+
+    def compute(todo: list[str], progress=None) -> list[str]:  # type: ignore[no-untyped-def]
+        for done in range(1, len(todo) + 1):  # a batch of one text at a time
+            progress(done)
+        return [t.upper() for t in todo]
+
+    metric.annotate_cached(list("abcdef"), RunContext(cache_dir=tmp_path, progress=events.append),
+                           codec=Codec(lambda v: v.encode(), lambda b: b.decode()), compute=compute)
+    assert [e.done for e in events if e.stage == "compute"] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_bertscore_reports_each_batch_of_its_encoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from rrg_eval.synthetic_weights import synthesize
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(synthesize("bertscore", tmp_path / "models", size="tiny", seed=0)))
+    events: list[E] = []
+    result = rrg_eval.score(predictions=PREDS, references=REFS, metrics=["bertscore"], use_cache=False,
+                            bertscore={"batch_size": 2}, progress=events.append)
+    assert not result.errors, result.errors
+    assert [(e.stage, e.done, e.total) for e in events] == [
+        ("metric", 0, 3), ("unique", 6, 6), ("cached", 0, 6), ("compute", 0, 6), ("compute", 2, 6),
+        ("compute", 4, 6), ("compute", 6, 6), ("metric", 3, 3)]

@@ -156,7 +156,7 @@ class BarProgress:
                 self._notes[key] = f"{event.done} unique"
                 self.progress.update(task, description=f"{where}: {self._notes[key]}")
             elif stage == "cached":
-                self._notes[key] = f"{event.done}/{event.total} cached"
+                self._notes[key] = f"{event.total} unique, {event.done} cached"
                 self.progress.update(task, description=f"{where}: {self._notes[key]}")
             elif stage in ("compute", "answers"):
                 word = "computing" if stage == "compute" else "judge answers"

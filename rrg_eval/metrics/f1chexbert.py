@@ -161,8 +161,8 @@ class F1CheXbert(ModelMetric):
 
         truncated = [0]  # over every chunk annotate_cached computes: one warning
 
-        def compute(todo: list[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
-            classes, cls, cut = self.backend().run(todo)
+        def compute(todo: list[str], progress: Any = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+            classes, cls, cut = self.backend().run(todo, progress)
             truncated[0] += cut
             return [(classes[j], cls[j]) for j in range(len(todo))]
 

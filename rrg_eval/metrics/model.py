@@ -21,6 +21,7 @@ annotation method (``RadGraph.annotate``, ``F1CheXbert.chexbert_outputs``): same
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ T = TypeVar("T")
 # run keeps in the cache; each chunk is length-sorted by the back-end as the whole list was
 ANNOTATE_CHUNK = 512
 INSTALL_HINT = "pip install 'rrg-eval[models]'"
+
+
+def takes_progress(compute: Callable[..., Any]) -> bool:
+    """Whether ``compute`` accepts a ``progress`` argument (a callable told how many texts of its list are done)."""
+    try:
+        return "progress" in inspect.signature(compute).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return False
 
 
 def is_synthetic(paths: Sequence[Path]) -> bool:
@@ -170,8 +179,10 @@ class ModelMetric(Metric):
         ``compute`` gets the missing texts (in first-seen order) in chunks of :meth:`annotate_chunk` texts
         and returns one annotation each (it batches itself); each chunk is stored as soon as it is computed,
         and the run's progress callback gets ``unique``, ``cached`` and ``compute`` events (done/total per
-        chunk). ``accept`` may refuse a cached entry that is readable but not enough (e.g. labels stored
-        without the vector a caller needs): it is recomputed. Unreadable entries are counted in a warning; a
+        chunk, or per batch when ``compute`` takes a ``progress`` argument: it then calls ``progress(done)``
+        with the texts of its chunk done so far, e.g. after each batch). ``accept`` may refuse a cached entry
+        that is readable but not enough (e.g. labels stored without the vector a caller needs): it is
+        recomputed. Unreadable entries are counted in a warning; a
         corrupt cache file moved aside, or a cache that could not be used (locked, disk full, read-only), is
         reported from the cache's structured flags.
         """
@@ -201,16 +212,28 @@ class ModelMetric(Metric):
             if todo:
                 context.report(COMPUTE, self.name, done=0, total=len(todo))
                 step = self.annotate_chunk()
+                ticks = context.progress is not None and takes_progress(compute)
+                reported = [0]
+
+                def report(done: int) -> None:  # never backwards, never twice the same count
+                    if done > reported[0]:
+                        reported[0] = done
+                        context.report(COMPUTE, self.name, done=done, total=len(todo))
+
                 for start in range(0, len(todo), step):
                     part = todo[start:start + step]
-                    computed = compute(part)
+                    if ticks:
+                        base, size = counts.computed, len(part)
+                        computed = compute(part, progress=lambda n, base=base, size=size: report(base + min(n, size)))
+                    else:
+                        computed = compute(part)
                     if len(computed) != len(part):
                         raise RuntimeError(f"{self.name}: the back-end returned {len(computed)} annotations for "
                                            f"{len(part)} texts")
                     cache.put_many({keys[t]: codec.encode(v) for t, v in zip(part, computed)})
                     found.update(zip(part, computed))
                     counts.computed += len(part)
-                    context.report(COMPUTE, self.name, done=counts.computed, total=len(todo))
+                    report(counts.computed)
         finally:
             cache.close()
         if counts.unreadable:

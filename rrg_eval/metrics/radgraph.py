@@ -192,7 +192,7 @@ class RadGraph(ModelMetric):
 
         context = context or RunContext(cache_dir=cache_dir)
         graphs = self.annotate_cached(texts, context, codec=Codec(lambda g: g.to_json(), Graph.from_json),
-                                      compute=lambda todo: list(self.backend().annotate(todo)))
+                                      compute=lambda todo, progress=None: list(self.backend().annotate(todo, progress)))
         return [{"text": graphs[t].text, "entities": graphs[t].entities, "n_wordpieces": graphs[t].n_wordpieces,
                  "windows": graphs[t].windows} for t in texts]
 
