@@ -17,7 +17,9 @@ renderer on standard error). The stages, in the order one metric sends them:
 ``skipped``
     the metric did not produce numbers on this system (it failed, or found out it cannot run): ``done=0``.
 
-``compare`` sends every event of every system with ``system`` set (``name``, or ``name [section]``).
+``compare`` sends every event of every system with ``system`` set (``name``, or ``name [section]``), then
+``resample``: the metrics whose CIs and paired tests are done (``done`` of ``total``; ``detail`` the metric
+resampled next), with no ``metric`` or ``system``.
 ``rrg-eval models download`` sends ``download`` (files fetched, ``detail`` the file) and the baselines
 ``embed``, ``generate`` and ``train`` (``detail``: epoch and loss).
 """
@@ -39,7 +41,8 @@ DOWNLOAD = "download"
 EMBED = "embed"
 GENERATE = "generate"
 TRAIN = "train"
-STAGES = (METRIC, UNIQUE, CACHED, COMPUTE, ANSWERS, SKIPPED, DOWNLOAD, EMBED, GENERATE, TRAIN)
+RESAMPLE = "resample"
+STAGES = (METRIC, UNIQUE, CACHED, COMPUTE, ANSWERS, SKIPPED, RESAMPLE, DOWNLOAD, EMBED, GENERATE, TRAIN)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def test_compare_labels_every_event_with_its_system() -> None:
     rrg_eval.compare(systems={"base": PREDS, "copy": REFS}, references=REFS, metrics=["bleu"], resamples=20,
                      use_cache=False, progress=events.append)
     assert events == [E("metric", "bleu", "base", 0, 3), E("metric", "bleu", "base", 3, 3),
-                      E("metric", "bleu", "copy", 0, 3), E("metric", "bleu", "copy", 3, 3)]
+                      E("metric", "bleu", "copy", 0, 3), E("metric", "bleu", "copy", 3, 3),
+                      E("resample", None, None, 0, 1, detail="bleu"), E("resample", None, None, 1, 1)]
 
 
 def test_compare_sections_name_the_section() -> None:
@@ -62,8 +63,9 @@ def test_compare_sections_name_the_section() -> None:
     events: list[E] = []
     rrg_eval.compare(systems={"s1": rows, "s2": rows}, references=rows, metrics=["bleu"], resamples=10,
                      sections=["findings", "impression"], use_cache=False, progress=events.append)
-    assert [e.system for e in events if e.done == 0] == ["s1 [findings]", "s2 [findings]", "s1 [impression]",
-                                                         "s2 [impression]"]
+    assert [e.system for e in events if e.done == 0 and e.stage == "metric"] == ["s1 [findings]", "s2 [findings]", "s1 [impression]",
+                                                                                 "s2 [impression]"]
+    assert [e.detail for e in events if e.stage == "resample"] == ["findings/bleu", "impression/bleu", None]
 
 
 class _Failing(Metric):

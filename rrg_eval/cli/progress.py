@@ -59,6 +59,8 @@ def describe(event: ProgressEvent, elapsed: float | None = None) -> str:
         text = f"judge answers {_count(event)}"
     elif stage == "skipped":
         text = "no numbers (see the errors and warnings)"
+    elif stage == "resample":
+        text = f"resampling {_count(event)} metrics" + (f" ({event.detail})" if event.detail else "")
     elif stage == "download":
         text = f"downloading {_count(event)}" + (f" {event.detail}" if event.detail else "")
     elif stage == "embed":

@@ -371,7 +371,7 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
     sources = [str(src) if isinstance(src, (str, os.PathLike)) else f"system {nm!r}" for nm, src in named]
     return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
                              seed=seed, alpha=alpha, adjust_method=adjust, sections=sections, warnings=warnings,
-                             unavailable=unavailable, errors=errors)
+                             unavailable=unavailable, errors=errors, progress=progress)
 
 
 def build_leaderboard(names: list[str], sources: list[str], blocks: list[Any], *, test: str, resamples: int,

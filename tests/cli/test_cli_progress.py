@@ -53,7 +53,9 @@ def test_compare_in_a_log_names_each_system(files: tuple[Path, Path]) -> None:
     assert _timeless(proc.stderr) == ("rrg-eval: base: bleu: scoring 3 pairs\n"
                                       "rrg-eval: base: bleu: done in T s\n"
                                       "rrg-eval: oracle: bleu: scoring 3 pairs\n"
-                                      "rrg-eval: oracle: bleu: done in T s\n")
+                                      "rrg-eval: oracle: bleu: done in T s\n"
+                                      "rrg-eval: resampling 0/1 metrics (bleu)\n"
+                                      "rrg-eval: resampling 1/1 metrics\n")
 
 
 @pytest.mark.parametrize("command", ["score", "compare"])
