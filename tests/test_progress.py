@@ -63,8 +63,8 @@ def test_compare_sections_name_the_section() -> None:
     events: list[E] = []
     rrg_eval.compare(systems={"s1": rows, "s2": rows}, references=rows, metrics=["bleu"], resamples=10,
                      sections=["findings", "impression"], use_cache=False, progress=events.append)
-    assert [e.system for e in events if e.done == 0 and e.stage == "metric"] == ["s1 [findings]", "s2 [findings]", "s1 [impression]",
-                                                                                 "s2 [impression]"]
+    starts = [e.system for e in events if e.done == 0 and e.stage == "metric"]
+    assert starts == ["s1 [findings]", "s2 [findings]", "s1 [impression]", "s2 [impression]"]
     assert [e.detail for e in events if e.stage == "resample"] == ["findings/bleu", "impression/bleu", None]
 
 
