@@ -279,7 +279,8 @@ class BertScore(ModelMetric):
         def compute(missing: list[str], progress: Any = None) -> list[tuple[np.ndarray, np.ndarray, bool]]:
             encoder = self.backend()
             tokens = encoder.tokenize(missing)
-            embeddings = encoder.embed([ids for ids, _ in tokens], progress)
+            extra = {"on_batch": progress} if progress is not None else {}  # a stand-in may take ids alone
+            embeddings = encoder.embed([ids for ids, _ in tokens], **extra)
             return [(ids, emb, truncated) for (ids, truncated), emb in zip(tokens, embeddings)]
 
         return self.annotate_cached(texts, context, compute=compute,

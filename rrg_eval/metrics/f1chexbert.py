@@ -162,7 +162,8 @@ class F1CheXbert(ModelMetric):
         truncated = [0]  # over every chunk annotate_cached computes: one warning
 
         def compute(todo: list[str], progress: Any = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
-            classes, cls, cut = self.backend().run(todo, progress)
+            extra = {"on_batch": progress} if progress is not None else {}  # a stand-in may take texts alone
+            classes, cls, cut = self.backend().run(todo, **extra)
             truncated[0] += cut
             return [(classes[j], cls[j]) for j in range(len(todo))]
 
