@@ -20,6 +20,8 @@ renderer on standard error). The stages, in the order one metric sends them:
 ``compare`` sends every event of every system with ``system`` set (``name``, or ``name [section]``), then
 ``resample``: the metrics whose CIs and paired tests are done (``done`` of ``total``; ``detail`` the metric
 resampled next), with no ``metric`` or ``system``.
+A callback should return quickly; an LLM judge's ``answers`` events come from its client's thread (the same
+thread the whole run uses, except under a running event loop such as Jupyter's, where it is a worker thread).
 ``rrg-eval models download`` sends ``download`` (files fetched, ``detail`` the file) and the baselines
 ``embed``, ``generate`` and ``train`` (``detail``: epoch and loss).
 """
