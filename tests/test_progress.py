@@ -4,6 +4,7 @@ stages, the judges' answers, and the plain-line renderer of logs (never lines ru
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import make_dataclass
 from pathlib import Path
 
@@ -312,3 +313,68 @@ def test_bertscore_reports_each_batch_of_its_encoder(tmp_path: Path, monkeypatch
     assert [(e.stage, e.done, e.total) for e in events] == [
         ("metric", 0, 3), ("unique", 6, 6), ("cached", 0, 6), ("compute", 0, 6), ("compute", 2, 6),
         ("compute", 4, 6), ("compute", 6, 6), ("metric", 3, 3)]
+
+
+def _fake_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in ``huggingface_hub`` that writes each requested file locally (no network)."""
+    import sys
+    import types
+
+    def hf_hub_download(repo_id: str, filename: str, local_dir: Path | None = None) -> str:
+        path = Path(local_dir) / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{repo_id}/{filename}", encoding="utf-8")
+        return str(path)
+
+    def snapshot_download(repo_id: str, local_dir: Path | None = None) -> str:
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        return str(local_dir)
+
+    fake = types.ModuleType("huggingface_hub")
+    fake.hf_hub_download = hf_hub_download  # type: ignore[attr-defined]
+    fake.snapshot_download = snapshot_download  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+def test_models_download_sends_one_event_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rrg_eval import model_admin
+
+    _fake_hub(monkeypatch)
+    events: list[E] = []
+    fetched = model_admin.download(tmp_path / "m", ["bertscore"], progress=events.append)
+    n = len(fetched)
+    assert n >= 2
+    assert [(e.stage, e.metric, e.done, e.total) for e in events] == [
+        *[("download", "bertscore", i, n) for i in range(n)], ("download", None, n, n)]
+    assert [e.detail for e in events[:-1]] == [s.request.describe() for s in fetched]
+
+
+def test_models_download_cli_lines_and_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from rrg_eval.cli import main
+
+    _fake_hub(monkeypatch)
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
+    assert main(["models", "download", "--to", str(tmp_path / "m"), "--metrics", "bertscore", "--format", "json"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("rrg-eval: bertscore: downloading 0/") and lines[-1].startswith("rrg-eval: downloading ")
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"  # the hub's own bars would run lines together in a log
+    assert main(["models", "download", "--to", str(tmp_path / "m"), "--metrics", "bertscore", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_baseline_run_closing_line_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rrg_baselines")
+    from rrg_eval.cli import main
+
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(f'{{"id": "t{i}", "report": "{t}"}}\n' for i, t in enumerate(REFS.values())),
+                     encoding="utf-8")
+    test = tmp_path / "test.jsonl"
+    test.write_text('{"id": "x", "report": "anything"}\n', encoding="utf-8")
+    args = ["baseline", "run", "constant", "--train", str(train), "--test", str(test)]
+    assert main([*args, "--out", str(tmp_path / "a.jsonl")]) == 0
+    assert capsys.readouterr().err == f"wrote 1 constant reports to {tmp_path / 'a.jsonl'}\n"
+    assert main([*args, "--out", str(tmp_path / "b.jsonl"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
