@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import option_sources as opts
+from . import progress as pg
 from . import resampling as rs
 from .errors import ConfigError, MetricUnavailable, RrgEvalError
 from .inputs import Pairs, as_report_set, empty_report_warnings, pair, references_digest
@@ -130,15 +131,29 @@ def recorded_options(metric: Metric) -> dict[str, Any]:
 
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
                 unavailable: Mapping[str, str] | None = None, explicit: bool = True,
-                strict: bool = False) -> Result:
+                strict: bool = False, progress: pg.ProgressArg = False) -> Result:
     """Run already-built metrics on aligned pairs: the one orchestration of ``score`` and ``compare``.
 
     A failing metric is recorded in ``errors``, the others still run. With ``explicit=False`` (the default
     metric set), a metric whose ``skip_reason`` objects to these inputs, or that finds out while computing that
     it cannot run (``MetricUnavailable``: weights missing offline), is listed as not run instead; when named
-    explicitly or with ``strict`` that is a failure.
+    explicitly or with ``strict`` that is a failure. ``progress``: False, True (bars or lines on standard
+    error) or a callable receiving :class:`rrg_eval.progress.ProgressEvent` (a ``metric`` event when each
+    metric starts and ends, ``skipped`` when it gives no numbers, and the metrics' own stages in between).
     """
-    context = RunContext(cache_dir=cache_dir)
+    callback = pg.resolve(progress)
+    try:
+        return _score_pairs(pairs, metrics, cache_dir=cache_dir, unavailable=unavailable, explicit=explicit,
+                            strict=strict, callback=callback)
+    finally:
+        if progress is True:
+            pg.finish(callback)
+
+
+def _score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None,
+                 unavailable: Mapping[str, str] | None, explicit: bool, strict: bool,
+                 callback: Any) -> Result:
+    context = RunContext(cache_dir=cache_dir, progress=callback)
     metrics, skipped = skip_for_inputs(metrics, [pairs], explicit=explicit)
     unavailable = {**dict(unavailable or {}), **skipped}
     context.warnings.extend(empty_report_warnings(pairs))
@@ -146,7 +161,9 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
     result = Result(n=len(pairs), ids=list(pairs.ids), scores={}, signatures={}, key_info={},
                     unavailable=unavailable, references_digest=digest,
                     texts={"predictions": list(pairs.predictions), "references": list(pairs.references)})
+    n = len(pairs)
     for metric in metrics:
+        pg.emit(callback, pg.METRIC, metric.name, done=0, total=n)
         try:
             # compute_once: a composite (radcliq) and its components share one computation per run
             stats = compute_once(metric, predictions=list(pairs.predictions), references=list(pairs.references),
@@ -158,13 +175,17 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
                 result.errors[metric.name] = str(exc)
             else:
                 result.unavailable[metric.name] = str(exc)
+            pg.emit(callback, pg.SKIPPED, metric.name, done=0, total=n)
             continue
         except RrgEvalError as exc:
             result.errors[metric.name] = str(exc)
+            pg.emit(callback, pg.SKIPPED, metric.name, done=0, total=n)
             continue
         except Exception as exc:  # a metric bug must not lose the other metrics' numbers
             result.errors[metric.name] = f"{type(exc).__name__}: {exc}"
+            pg.emit(callback, pg.SKIPPED, metric.name, done=0, total=n)
             continue
+        pg.emit(callback, pg.METRIC, metric.name, done=n, total=n)
         result.stats[metric.name] = stats
         result.options[metric.name] = recorded_options(metric)
         result.versions.update({f"{metric.name}:{k}": str(v) for k, v in metric.backend_versions().items()})
@@ -237,7 +258,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
           strict: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
           id_field: str = "id", text_field: str = "report", config_file: str | os.PathLike | None = None,
           ci: float | None = None, resamples: int = 1000, seed: int = 12345, suite: str | None = None,
-          **config: Any) -> Result:
+          progress: pg.ProgressArg = False, **config: Any) -> Result:
     """Score predictions against references, paired by id.
 
     ``predictions`` / ``references``: a path (JSONL, JSON, CSV, TSV, Parquet), an ``{id: text}`` mapping, or a
@@ -247,11 +268,14 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     gives every key a percentile bootstrap interval in ``result.ci`` over ``resamples`` resamples drawn with
     ``seed`` (the same intervals ``compare`` gives this system with that seed).
     ``suite``: a named suite (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``; the result
-    records its name and version.
+    records its name and version. ``progress``: False (default), True (bars on a terminal, else one line per
+    stage, on standard error) or a callable receiving each :class:`rrg_eval.progress.ProgressEvent`.
     """
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
     failed: dict[str, str] = {}
+    if progress is not True:
+        pg.resolve(progress)  # a wrong value is refused before any work
     if suite is not None:  # a named suite: its metrics and exact options (rrg_eval.suites)
         from .suites import build_suite_metrics, get_suite, suite_info
 
@@ -269,7 +293,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
         pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
         result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
                              unavailable=unavailable, explicit=metrics is not None or suite is not None,
-                             strict=strict)
+                             strict=strict, progress=progress)
         result.errors = {**failed, **result.errors}  # named but cannot run here: the others' numbers stay
         result.warnings[:0] = notes
         if suite is not None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import MetricError, MetricUnavailable
 from .metrics.registry import metric_class, names
+from .progress import DOWNLOAD, ProgressEvent, emit
 from .weights import MODEL_DIR_ENV, WeightRequest, hub_offline, model_dir, repo_folder_name
 
 
@@ -121,8 +122,13 @@ def list_weights(metrics: Iterable[str] | None = None, *, hash_files: bool = Tru
     return out
 
 
-def download(to: str | os.PathLike | None = None, metrics: Iterable[str] | None = None) -> list[WeightStatus]:
-    """Fetch every needed file from the hub, into ``to`` laid out as $RRG_EVAL_MODEL_DIR (or the hub cache)."""
+def download(to: str | os.PathLike | None = None, metrics: Iterable[str] | None = None, *,
+             progress: Callable[[ProgressEvent], None] | None = None) -> list[WeightStatus]:
+    """Fetch every needed file from the hub, into ``to`` laid out as $RRG_EVAL_MODEL_DIR (or the hub cache).
+
+    ``progress`` gets a ``download`` event before each file (``done`` files of ``total``, ``metric`` the
+    metrics needing it, ``detail`` the file) and one when all are fetched.
+    """
     if hub_offline():
         raise MetricUnavailable("HF_HUB_OFFLINE is set: `rrg-eval models download` needs network access to the "
                                 "Hugging Face hub; run it on a connected machine and copy the folder given to --to")
@@ -133,7 +139,9 @@ def download(to: str | os.PathLike | None = None, metrics: Iterable[str] | None 
     from .fingerprint import file_sha256
 
     out = []
-    for users, req in requirements(metrics):
+    needed = requirements(metrics)
+    for i, (users, req) in enumerate(needed):
+        emit(progress, DOWNLOAD, ",".join(users), done=i, total=len(needed), detail=req.describe())
         local_dir = Path(to) / repo_folder_name(req.repo_id) if to is not None else None
         try:
             if req.filename is None:
@@ -149,6 +157,7 @@ def download(to: str | os.PathLike | None = None, metrics: Iterable[str] | None 
             out.append(WeightStatus(users, req, p, where, _dir_size(p)))
         else:
             out.append(WeightStatus(users, req, p, where, p.stat().st_size, file_sha256(p)))
+    emit(progress, DOWNLOAD, None, done=len(needed), total=len(needed))
     return out
 
 

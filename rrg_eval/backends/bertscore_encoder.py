@@ -8,6 +8,7 @@ A cache entry holds one text's token ids, float32 embeddings and truncation flag
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,11 @@ class Encoder:
                 out.append((np.asarray(ids, dtype=np.int64), truncated))
         return out
 
-    def embed(self, token_ids: list[np.ndarray]) -> list[np.ndarray]:
-        """Layer outputs (float32, one row per token) of each id sequence; batches of similar lengths."""
+    def embed(self, token_ids: list[np.ndarray],
+              on_batch: Callable[[int], None] | None = None) -> list[np.ndarray]:
+        """Layer outputs (float32, one row per token) of each id sequence; batches of similar lengths.
+
+        ``on_batch(done)`` is told the number of sequences embedded so far after each batch (progress)."""
         torch = self.torch
         order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
         result: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(token_ids)
@@ -153,4 +157,6 @@ class Encoder:
                 out = out.float().cpu().numpy()
                 for row, i in enumerate(batch):
                     result[i] = np.ascontiguousarray(out[row, :len(token_ids[i])])
+                if on_batch is not None:
+                    on_batch(start + len(batch))
         return result

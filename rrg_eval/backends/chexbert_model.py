@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,9 @@ class CheXbertModel:
             return ids[:MAX_IDS - 1] + [self.sep_id], True
         return ids, False
 
-    def features(self, encoded: Sequence[list[int]]) -> Any:
-        """[CLS] output (n, hidden) of token id lists, in length-sorted padded batches (a float32 tensor)."""
+    def features(self, encoded: Sequence[list[int]], on_batch: Callable[[int], None] | None = None) -> Any:
+        """[CLS] output (n, hidden) of token id lists, in length-sorted padded batches (a float32 tensor);
+        ``on_batch(done)`` after each batch (progress)."""
         import torch
 
         out = torch.zeros((len(encoded), self.bert.config.hidden_size), dtype=torch.float32, device=self.device)
@@ -129,9 +130,12 @@ class CheXbertModel:
                     mask[row, :len(seq)] = 1
                 hidden = self.bert(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))[0]
                 out[torch.tensor(chunk, device=self.device)] = hidden[:, 0, :].float()
+                if on_batch is not None:
+                    on_batch(start + len(chunk))
         return out
 
-    def run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    def run(self, texts: Sequence[str],
+            on_batch: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """One forward pass: class indices (n, 14), [CLS] vectors (n, hidden, float32), truncated count."""
         import torch
 
@@ -140,7 +144,7 @@ class CheXbertModel:
         if not encoded:
             return (np.zeros((0, N_HEADS), dtype=np.int64),
                     np.zeros((0, self.bert.config.hidden_size), dtype=np.float32), 0)
-        cls = self.features([ids for ids, _ in encoded])
+        cls = self.features([ids for ids, _ in encoded], on_batch)
         with torch.inference_mode():
             preds = [torch.argmax(cls @ w.T + b, dim=1) for w, b in zip(self.heads_w, self.heads_b)]
             classes = torch.stack(preds, dim=1).cpu().numpy().astype(np.int64)

@@ -296,8 +296,9 @@ class RadGraphModel:
     def max_wordpieces(self) -> int:
         return self.spec.max_length - len(self._start) - len(self._end)
 
-    def annotate(self, texts: Sequence[str]) -> list[Graph]:
-        """Graphs of ``texts`` (one per text, same order); batched, longest first."""
+    def annotate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Graph]:
+        """Graphs of ``texts`` (one per text, same order); batched, longest first; ``on_batch(done)`` after
+        each batch (progress)."""
         import torch
 
         docs = [words_of(t, self.model_type) for t in texts]
@@ -312,6 +313,8 @@ class RadGraphModel:
                     g.n_wordpieces = n_wp[i]
                     g.windows = max(1, -(-n_wp[i] // self.max_wordpieces()))
                     graphs[i] = g
+                if on_batch is not None:
+                    on_batch(start + len(chunk))
         return [g for g in graphs if g is not None]
 
     def _layout(self, doc: list[list[int]]) -> tuple[list[list[int]], list[list[tuple[int, int] | None]]]:

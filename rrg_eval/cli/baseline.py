@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigError
+from .progress import BarProgress, PlainProgress, add_quiet_argument, progress_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -60,33 +63,52 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--max-new-tokens", type=int, help="default: the config's")
     gen.add_argument("--checkpoint", default="best", choices=["best", "last"])
     gen.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    for action in (run, train, gen):
+        add_quiet_argument(action)
 
 
-def _baseline_progress(event: str, info: dict) -> None:  # type: ignore[type-arg]
-    """Progress of the baseline commands, on stderr (a bar per epoch, one line per epoch summary)."""
-    if event == "step":
-        done, total = info["step"], info["steps"]
-        bar = "#" * int(30 * done / total)
-        print(f"\repoch {info['epoch']}/{info['epochs']} [{bar:<30}] {done}/{total} loss {info['loss']:.4f}",
-              end="", file=sys.stderr, flush=True)
-        if done == total:
-            print(file=sys.stderr)
-    elif event == "epoch":
-        val = info.get("val") or {}
-        shown = " ".join(f"{k}={v:.4f}" for k, v in val.items())
-        print(f"epoch {info['epoch']} (stage {info['stage']}): train loss {info['train_loss']:.4f} {shown} "
-              f"best epoch {info['best_epoch']}", file=sys.stderr)
-    elif event in ("generate", "embed"):
-        word = "generated" if event == "generate" else "embedded"
-        print(f"\r{word} {info['done']}/{info['total']}", end="\n" if info["done"] == info["total"] else "",
-              file=sys.stderr, flush=True)
-    elif event == "resume":
-        print(f"resuming after epoch {info['epoch']}", file=sys.stderr)
-    elif event == "warning":
-        print(f"rrg-eval: warning: {info['message']}", file=sys.stderr)
+def baseline_progress(renderer: PlainProgress | BarProgress | None) -> Callable[[str, dict[str, Any]], None]:
+    """The ``progress(event, info)`` of the baseline package, shown by the CLI's renderer on stderr.
+
+    Training steps, embeddings and generated reports become :class:`rrg_eval.progress.ProgressEvent` (a bar on
+    a terminal, whole lines in a log: never lines run together); epoch summaries and resumption are lines of
+    their own. Nothing but warnings with ``--quiet`` (``renderer`` None).
+    """
+    from ..progress import EMBED, GENERATE, TRAIN, ProgressEvent
+
+    def show(event: str, info: dict[str, Any]) -> None:
+        if event == "warning":  # never silenced
+            text = f"rrg-eval: warning: {info['message']}"
+            if renderer is not None:
+                renderer.log(text)
+            else:
+                print(text, file=sys.stderr)
+            return
+        if renderer is None:
+            return
+        if event == "step":
+            renderer(ProgressEvent(stage=TRAIN, done=info["step"], total=info["steps"],
+                                   detail=f"epoch {info['epoch']}/{info['epochs']} loss {info['loss']:.4f}"))
+        elif event == "epoch":
+            val = info.get("val") or {}
+            shown = " ".join(f"{k}={v:.4f}" for k, v in val.items())
+            renderer.log(f"epoch {info['epoch']} (stage {info['stage']}): train loss {info['train_loss']:.4f} "
+                         f"{shown} best epoch {info['best_epoch']}".replace("  ", " "))
+        elif event in ("generate", "embed"):
+            renderer(ProgressEvent(stage=GENERATE if event == "generate" else EMBED, done=info["done"],
+                                   total=info["total"]))
+        elif event == "resume":
+            renderer.log(f"resuming after epoch {info['epoch']}")
+
+    return show
 
 
 def run(args: argparse.Namespace) -> int:
+    with progress_from_args(args) as renderer:
+        return _run(args, renderer)
+
+
+def _run(args: argparse.Namespace, renderer: PlainProgress | BarProgress | None) -> int:
     from ..outputs import check_outputs
     from .writing import report_unwritten, write_or_print
 
@@ -110,12 +132,12 @@ def run(args: argparse.Namespace) -> int:
                                        device=args.device)
             else:
                 encoder = TextEncoder(args.encoder, query_field=args.query_field, device=args.device)
+        show = baseline_progress(renderer)
         preds = run_text_baseline(args.name, train, test, seed=args.seed, encoder=encoder,
-                                  progress=lambda what, done, total: _baseline_progress(
-                                      what, {"done": done, "total": total}))
+                                  progress=lambda what, done, total: show(what, {"done": done, "total": total}))
         if report_unwritten(write_or_print(args.out, predictions_jsonl(preds))):
             return 2
-        print(f"wrote {len(preds)} {args.name} reports to {args.out}", file=sys.stderr)
+        _note(renderer, f"wrote {len(preds)} {args.name} reports to {args.out}")
         return 0
     if args.baseline_command == "train":
         from rrg_baselines.generator.config import load_config
@@ -125,10 +147,10 @@ def run(args: argparse.Namespace) -> int:
         need = not cfg.data.sections  # with sections, the texts come from the section fields
         train = read_studies(args.train, text_field=cfg.data.text_field, require_report=need)
         val = read_studies(args.val, text_field=cfg.data.text_field, require_report=need) if args.val else []
-        outcome = train_generator(cfg, train, val, args.images, args.out, progress=_baseline_progress,
+        outcome = train_generator(cfg, train, val, args.images, args.out, progress=baseline_progress(renderer),
                                   val_image_dir=args.val_images)
-        print(f"trained {outcome.epochs_run} epoch(s) into {args.out}; best epoch {outcome.best_epoch} "
-              f"({cfg.train.val_key}={outcome.best_score})", file=sys.stderr)
+        _note(renderer, f"trained {outcome.epochs_run} epoch(s) into {args.out}; best epoch {outcome.best_epoch} "
+                        f"({cfg.train.val_key}={outcome.best_score})")
         return 0
     from rrg_baselines.generator.generate import generate_by_section, generate_reports, parse_section_runs
     from rrg_baselines.generator.train import load_run
@@ -138,12 +160,12 @@ def run(args: argparse.Namespace) -> int:
     if None in runs:
         model, tokenizer, cfg = load_run(runs[None], checkpoint=args.checkpoint, device=args.device)
         generated = generate_reports(model, tokenizer, test, args.images, cfg, num_beams=args.beams,
-                                     max_new_tokens=args.max_new_tokens, progress=_baseline_progress)
+                                     max_new_tokens=args.max_new_tokens, progress=baseline_progress(renderer))
     else:
         models = {str(section): load_run(path, checkpoint=args.checkpoint, device=args.device)
                   for section, path in runs.items()}
         generated = generate_by_section(models, test, args.images, num_beams=args.beams,
-                                        max_new_tokens=args.max_new_tokens, progress=_baseline_progress)
+                                        max_new_tokens=args.max_new_tokens, progress=baseline_progress(renderer))
     text = predictions_jsonl({g.id: g.report for g in generated},
                              extra={g.id: {"confidence": g.confidence, "tokens": g.tokens,
                                            **({"sections": g.sections, "section_confidence": g.section_confidence}
@@ -154,5 +176,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     invalid = sum(g.json_valid is False for g in generated)
     valid_note = f" ({invalid} not valid R2Gen2 JSON, kept as written)" if invalid else ""
-    print(f"wrote {len(generated)} reports to {args.out}{valid_note}", file=sys.stderr)
+    _note(renderer, f"wrote {len(generated)} reports to {args.out}{valid_note}")
     return 0
+
+
+def _note(renderer: PlainProgress | BarProgress | None, text: str) -> None:
+    """The closing line of a command, on stderr (none with ``--quiet``)."""
+    if renderer is not None:
+        renderer.log(text)

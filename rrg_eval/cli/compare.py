@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..render import COMPARE_FORMATS
 from .options import add_metric_options, api_options, dry_run_note
+from .progress import add_quiet_argument, progress_from_args
 from .saved_runs import add_compare_arguments, compare_from_runs
 from .suites import add_suite_argument, options_for_compare, with_suite
 
@@ -38,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_metric_options(p)
     add_suite_argument(p)
     add_compare_arguments(p)
+    add_quiet_argument(p)
 
 
 def _systems(specs: list[str]) -> dict[str, str]:
@@ -94,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
     if args.runs:
         board = compare_from_runs(args)
     else:
-        board = compare_api(systems=systems, references=args.refs, test=args.test, resamples=args.resamples,
-                            ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha, sections=sections,
-                            strict=args.strict, adjust=args.adjust, cluster_field=args.cluster_field, **options)
+        with progress_from_args(args) as progress:  # on stderr: bars on a terminal, lines in logs, none with -q
+            board = compare_api(systems=systems, references=args.refs, test=args.test, resamples=args.resamples,
+                                ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha,
+                                sections=sections, strict=args.strict, adjust=args.adjust,
+                                cluster_field=args.cluster_field, progress=progress or False, **options)
     text = render_leaderboard(board, args.format, width=None if args.out else terminal_width())
     if suite_header:
         text = with_suite(text, args.format, args.suite, suite_header)

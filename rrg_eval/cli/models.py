@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..render import CATALOG_FORMATS
+from .progress import add_quiet_argument, make_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--to", metavar="DIR", help="target folder, usable as $RRG_EVAL_MODEL_DIR")
     d.add_argument("--metrics", help="comma-separated metric names (default: every registered metric)")
     d.add_argument("--format", default="table", choices=list(CATALOG_FORMATS))
+    add_quiet_argument(d)
     s = msub.add_parser("synth", help="write synthetic checkpoints (seeded random weights) for offline tests",
                         description="Write synthetic checkpoints in the official formats into OUT_DIR, laid out "
                                     "as $RRG_EVAL_MODEL_DIR.")
@@ -42,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(model_admin.render_weights(model_admin.list_weights(selected), args.format))
         return 0
     if args.models_command == "download":
-        sys.stdout.write(model_admin.render_weights(model_admin.download(args.to, selected), args.format))
+        # a line per file; the hub's byte bars only on a terminal (in a log they run lines together)
+        if args.quiet or not sys.stderr.isatty():
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        progress = make_progress(sys.stderr, quiet=args.quiet, terminal=False)
+        fetched = model_admin.download(args.to, selected, progress=progress)
+        sys.stdout.write(model_admin.render_weights(fetched, args.format))
         return 0
     if args.models_command == "verify":
         results = model_admin.verify(selected)

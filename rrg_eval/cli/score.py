@@ -7,6 +7,7 @@ import sys
 
 from ..render import FORMATS
 from .options import add_metric_options, api_options, dry_run_note
+from .progress import add_quiet_argument, progress_from_args
 from .saved_runs import add_save_run_arguments, check_save_run_args, save_run_from_args
 from .suites import add_suite_argument, render_score
 
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_metric_options(p)
     add_suite_argument(p)
     add_save_run_arguments(p)
+    add_quiet_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
         for plan in plans:
             sys.stdout.write(render_plan(plan))
         return 0
-    result = score_api(predictions=args.predictions, references=args.references, strict=args.strict,
-                       ci=args.ci, resamples=args.resamples, seed=args.seed, suite=args.suite, **options)
+    with progress_from_args(args) as progress:  # on stderr: bars on a terminal, lines in logs, none with -q
+        result = score_api(predictions=args.predictions, references=args.references, strict=args.strict,
+                           ci=args.ci, resamples=args.resamples, seed=args.seed, suite=args.suite,
+                           progress=progress or False, **options)
     writes: list[tuple[str, str]] = []
     if args.out:
         writes.append((args.out, result.to_json() + "\n"))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import designs
+from .. import progress as pg
 from .. import resampling as rs
 from ..multitest import METHOD_NAMES, adjust
 from ..ranking import rank_intervals
@@ -59,8 +60,11 @@ def board_fields(names: list[str], sources: list[str], blocks: list[Block], *, t
                  ci_resamples: int, seed: int, adjust_method: str, sections: list[str] | None, warnings: list[str],
                  unavailable: dict[str, str], errors: dict[str, str], settings: dict[str, Any],
                  rank_fn: Callable[[list[float], bool], list[int | None]],
+                 progress: Callable[[pg.ProgressEvent], None] | None = None,
                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Resample every metric of every block with shared indices; see the module docstring.
+
+    ``progress`` gets a ``resample`` event before each metric and one when all are done.
 
     Returns the keyword arguments of every ``SystemScores`` and of the ``Leaderboard`` (assembled by
     :func:`rrg_eval.leaderboard.leaderboard.build_leaderboard`, so that this module imports no data class).
@@ -79,6 +83,8 @@ def board_fields(names: list[str], sources: list[str], blocks: list[Block], *, t
     design_info: dict[str, Any] = {"cluster_field": None}
     floor = math.nan
     exact = False
+    total_runs = sum(len(block.metrics) for block in blocks)
+    runs_done = 0
     for block in blocks:
         design = block.design
         n_total = max(n_total, design.n)
@@ -92,6 +98,8 @@ def board_fields(names: list[str], sources: list[str], blocks: list[Block], *, t
         floor = designs.p_floor(design, test, resamples)
         suffix = test_signature(test, resamples, ci_resamples, seed, design)
         for run in block.metrics:
+            pg.emit(progress, pg.RESAMPLE, done=runs_done, total=total_runs, detail=run.label)
+            runs_done += 1
             signatures[run.label] = f"{run.signature}|{suffix}"
             full = [block.prefix + key for key in run.keys]
             for key, name in zip(run.keys, full):
@@ -128,6 +136,7 @@ def board_fields(names: list[str], sources: list[str], blocks: list[Block], *, t
                         p_values[i][name] = designs.exact_p(np.abs(ar_a[key] - ar_b[key]), observed)
                     else:
                         p_values[i][name] = rs.ar_p(ar_a[key], ar_b[key], observed)
+    pg.emit(progress, pg.RESAMPLE, done=runs_done, total=total_runs)
     adjusted = _adjust_all(p_values, keys, adjust_method)
     rank_table: list[dict[str, int | None]] = [{} for _ in names]
     for key in keys:

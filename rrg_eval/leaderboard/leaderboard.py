@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import option_sources as opts
+from .. import progress as pg
 from ..api import build_metrics, option_warnings, resolve_cache_dir, score_pairs, skip_for_inputs, split_config
 from ..clusters import design_for, read_cluster_values
 from ..errors import ConfigError, InputError
@@ -281,7 +282,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
             text_field: str = "report", config_file: str | os.PathLike | None = None,
             adjust: str = "holm", cluster_field: str | None = None, clusters: Mapping[str, Any] | None = None,
-            **config: Any) -> Leaderboard:
+            progress: pg.ProgressArg = False, **config: Any) -> Leaderboard:
     """Compare systems on the same references; the first system is the baseline.
 
     ``systems``: ``{name: predictions}`` (each a path, an ``{id: text}`` mapping, ``{id: {field: text}}`` rows
@@ -294,6 +295,9 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     ``bh`` or ``none``); the marks use the adjusted p-values. ``cluster_field``: resample whole clusters (e.g.
     ``patient_id``) read from that field of the references (or given as ``clusters={id: cluster}``). With
     ``test="ar"`` and ``2**units <= resamples`` the permutation test is exact (every swap pattern once).
+    ``progress``: False (default), True (bars on a terminal, else one line per stage, on standard error) or a
+    callable receiving each :class:`rrg_eval.progress.ProgressEvent`, ``system`` set to the system's name
+    (``name [section]`` with ``sections``).
     """
     if test not in TESTS:
         raise ConfigError(f"unknown test {test!r}; valid tests: {', '.join(TESTS)}")
@@ -326,16 +330,19 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
                                        file_options=file_options, failed=failed)
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
+    callback = pg.resolve(progress)
     try:
         board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                                resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
                                sections=list(sections) if sections else None, strict=strict,
                                cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
-                               cluster_values=cluster_values, cluster_field=cluster_field)
+                               cluster_values=cluster_values, cluster_field=cluster_field, progress=callback)
         board.errors = {**failed, **board.errors}
         board.warnings[:0] = option_warnings(metrics, config)
         return board
     finally:
+        if progress is True:
+            pg.finish(callback)
         for metric in built:
             metric.close()
 
@@ -344,7 +351,8 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                    metrics: list[Metric], unavailable: dict[str, str], *, explicit: bool, test: str,
                    resamples: int, ci_resamples: int, seed: int, alpha: float, sections: list[str] | None,
                    cache_dir: Path | None, strict: bool = False, adjust: str = "holm",
-                   cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None) -> Leaderboard:
+                   cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None,
+                   progress: Any = None) -> Leaderboard:
     """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled by
     :func:`build_leaderboard` (the code that ``compare_runs`` also ends in).
 
@@ -367,7 +375,8 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
         where = f" ({section})" if section else ""
         results: list[Result] = []
         for name, pairs in zip(names, pairs_list):
-            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict)
+            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict,
+                                 progress=pg.with_system(progress, f"{name}{f' [{section}]' if section else ''}"))
             warnings.extend(f"{name}{where}: {w}" for w in result.warnings)
             results.append(result)
         block = Block(prefix=prefix, design=design_for(pairs_list[0].ids, cluster_values, cluster_field))
@@ -394,7 +403,7 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
     sources = [str(src) if isinstance(src, (str, os.PathLike)) else f"system {nm!r}" for nm, src in named]
     return build_leaderboard(names, sources, blocks, test=test, resamples=resamples, ci_resamples=ci_resamples,
                              seed=seed, alpha=alpha, adjust_method=adjust, sections=sections, warnings=warnings,
-                             unavailable=unavailable, errors=errors)
+                             unavailable=unavailable, errors=errors, progress=progress)
 
 
 def build_leaderboard(names: list[str], sources: list[str], blocks: list[Any], *, test: str, resamples: int,

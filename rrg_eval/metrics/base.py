@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from .. import option_spec as cfg
+from .. import progress as pg
 from ..inputs import count_empty_texts, references_digest
 from ..stats import Stats, take
 from ..version import __version__
@@ -27,15 +28,20 @@ KeyKind = Literal["fraction", "score", "count", "rate"]
 
 @dataclass
 class RunContext:
-    """What a metric may use while computing: the cache folder, a sink for warnings, the report ids."""
+    """What a metric may use while computing: the cache folder, a sink for warnings, a progress callback."""
 
     cache_dir: Path | None = None
     warnings: list[str] = field(default_factory=list)
     computed: dict[str, Stats] = field(default_factory=dict, repr=False)  # compute_once's memo, this run only
+    progress: Callable[[pg.ProgressEvent], None] | None = field(default=None, repr=False)
 
     def warn(self, metric: str, message: str) -> None:
         """Record a warning (truncations, empty reports, unparsed answers): counted, never silent."""
         self.warnings.append(f"{metric}: {message}")
+
+    def report(self, stage: str, metric: str, *, done: int, total: int | None = None) -> None:
+        """Send a progress event (:mod:`rrg_eval.progress`) when the run asked for progress; else nothing."""
+        pg.emit(self.progress, stage, metric, done=done, total=total)
 
 
 @dataclass(frozen=True)

@@ -277,10 +277,11 @@ class BertScore(ModelMetric):
 
     def encodings(self, texts: list[str], context: RunContext) -> dict[str, tuple[np.ndarray, np.ndarray, bool]]:
         """Token ids, embeddings and truncation flag of each distinct (stripped) text; cached on disk."""
-        def compute(missing: list[str]) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        def compute(missing: list[str], progress: Any = None) -> list[tuple[np.ndarray, np.ndarray, bool]]:
             encoder = self.backend()
             tokens = encoder.tokenize(missing)
-            embeddings = encoder.embed([ids for ids, _ in tokens])
+            extra = {"on_batch": progress} if progress is not None else {}  # a stand-in may take ids alone
+            embeddings = encoder.embed([ids for ids, _ in tokens], **extra)
             return [(ids, emb, truncated) for (ids, truncated), emb in zip(tokens, embeddings)]
 
         return self.annotate_cached(texts, context, compute=compute,

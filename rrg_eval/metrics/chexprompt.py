@@ -56,6 +56,7 @@ from ..judge.privacy import (
 )
 from ..judge.prompts import Prompt, load_prompt
 from ..option_spec import option
+from ..progress import ANSWERS
 from ..stats import Stats
 from .base import Metric, RunContext, count_empty
 
@@ -321,6 +322,7 @@ class Chexprompt(Metric):
         api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(cache_dir, namespace)  # commits from its own thread, as answers arrive
+        context.report(ANSWERS, self.name, done=0, total=len(jobs))
 
         def on_answer(job: Job, answer: Answer) -> None:
             counts = parse_answer(answer.text) if answer.accepted else None
@@ -328,6 +330,7 @@ class Chexprompt(Metric):
             store.put(job.key, answer.text, answer.attempts, counts is not None,
                       counts_to_json(counts) if counts is not None else None)
             arrived[0] += 1
+            context.report(ANSWERS, self.name, done=arrived[0], total=len(jobs))
 
         async def main() -> None:
             backend = self._make_backend(url, api_key, route)

@@ -54,6 +54,7 @@ from ..judge.crimson_protocol import (
 from ..judge.dryrun import JudgePlan, make_plan
 from ..judge.privacy import checked_route, classify_host, endpoint_of, host_of, privacy_refusal
 from ..option_spec import option, torch_device
+from ..progress import ANSWERS
 from ..stats import Stats
 from .base import Metric, RunContext, count_empty
 
@@ -342,6 +343,7 @@ class Crimson(Metric):
         api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
+        context.report(ANSWERS, self.name, done=0, total=len(jobs))
 
         def on_answer(job: Job, answer: Answer) -> None:
             result = read_answer(answer.text)
@@ -349,6 +351,7 @@ class Crimson(Metric):
             store.put(job.key, answer.text, answer.attempts, result is not None,
                       result_to_json(result) if result is not None else None)
             arrived[0] += 1
+            context.report(ANSWERS, self.name, done=arrived[0], total=len(jobs))
 
         async def main() -> None:
             backend = (self._backend_factory(c, api_key) if self._backend_factory is not None else
@@ -378,6 +381,7 @@ class Crimson(Metric):
     def _generate_locally(self, jobs: list[Job], final: dict[str, CrimsonResult | None],
                           context: RunContext) -> None:
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
+        context.report(ANSWERS, self.name, done=0, total=len(jobs))
         try:
             generator = self.generator()
             chunk = max(64, 16 * self.config.batch_size)  # an interrupted run keeps what it generated
@@ -389,6 +393,7 @@ class Crimson(Metric):
                     final[job.key] = result
                     store.put(job.key, text, 1, result is not None,
                               result_to_json(result) if result is not None else None)
+                context.report(ANSWERS, self.name, done=start + len(part), total=len(jobs))
         finally:
             store.close()
 

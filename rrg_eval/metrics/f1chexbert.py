@@ -160,15 +160,19 @@ class F1CheXbert(ModelMetric):
         """
         from ..backends.chexbert_model import decode_output, encode_output
 
-        def compute(todo: list[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
-            classes, cls, truncated = self.backend().run(todo)
-            if truncated:
-                context.warn(self.name, f"{truncated} report(s) longer than 512 word pieces truncated to 512, "
-                             "as the official package does")
+        truncated = [0]  # over every chunk annotate_cached computes: one warning
+
+        def compute(todo: list[str], progress: Any = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+            extra = {"on_batch": progress} if progress is not None else {}  # a stand-in may take texts alone
+            classes, cls, cut = self.backend().run(todo, **extra)
+            truncated[0] += cut
             return [(classes[j], cls[j]) for j in range(len(todo))]
 
         found = self.annotate_cached(texts, context, codec=Codec(lambda v: encode_output(*v), decode_output),
                                      compute=compute, accept=(lambda v: v[1] is not None) if need_cls else None)
+        if truncated[0]:
+            context.warn(self.name, f"{truncated[0]} report(s) longer than 512 word pieces truncated to 512, "
+                         "as the official package does")
         if not texts:
             return np.zeros((0, 14), dtype=np.int64), None
         classes = np.stack([found[t][0] for t in texts])

@@ -60,6 +60,7 @@ from ..judge.green_protocol import (
 )
 from ..judge.privacy import Route, checked_route, classify_host, endpoint_of, host_of, privacy_refusal
 from ..option_spec import option, torch_device
+from ..progress import ANSWERS
 from ..stats import Stats
 from .base import Metric, RunContext, count_empty
 
@@ -358,6 +359,7 @@ class Green(Metric):
                           context: RunContext) -> None:
         keys = list(todo)
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
+        context.report(ANSWERS, self.name, done=0, total=len(keys))
         try:
             generator = self.generator()
             # in chunks (each sorted by length inside), so that an interrupted run keeps what it generated
@@ -369,6 +371,7 @@ class Green(Metric):
                     answer = read_answer(text)
                     final[key] = answer
                     store.put(key, text, 1, answer.complete, answer_to_json(answer))
+                context.report(ANSWERS, self.name, done=start + len(part), total=len(keys))
         finally:
             store.close()
         if store.error is not None:
@@ -389,6 +392,7 @@ class Green(Metric):
         api_key = self._api_key(route.private)
         arrived = [0]
         store = CacheWriter(context.cache_dir, f"{self.name}-answers")
+        context.report(ANSWERS, self.name, done=0, total=len(jobs))
 
         def on_answer(job: Job, answer: Answer) -> None:
             text = clean_response(answer.text)
@@ -396,6 +400,7 @@ class Green(Metric):
             final[job.key] = read
             store.put(job.key, text, answer.attempts, read.complete, answer_to_json(read))
             arrived[0] += 1
+            context.report(ANSWERS, self.name, done=arrived[0], total=len(jobs))
 
         async def main() -> None:
             backend = self._make_backend(url, api_key, route)

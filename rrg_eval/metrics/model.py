@@ -21,6 +21,7 @@ annotation method (``RadGraph.annotate``, ``F1CheXbert.chexbert_outputs``): same
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,22 @@ from typing import Any, ClassVar, Generic, TypeVar
 from ..cache import AnnotationCache, text_key
 from ..errors import MetricUnavailable
 from ..fingerprint import files_digest
+from ..progress import CACHED, COMPUTE, UNIQUE
 from .base import Metric, RunContext
 
 T = TypeVar("T")
+# texts per ``compute`` call of annotate_cached (at least 16 batches): a progress step, and what an interrupted
+# run keeps in the cache; each chunk is length-sorted by the back-end as the whole list was
+ANNOTATE_CHUNK = 512
 INSTALL_HINT = "pip install 'rrg-eval[models]'"
+
+
+def takes_progress(compute: Callable[..., Any]) -> bool:
+    """Whether ``compute`` accepts a ``progress`` argument (a callable told how many texts of its list are done)."""
+    try:
+        return "progress" in inspect.signature(compute).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return False
 
 
 def is_synthetic(paths: Sequence[Path]) -> bool:
@@ -154,14 +167,22 @@ class ModelMetric(Metric):
         self._backend = None
 
     # -- the one cached annotate loop ---------------------------------------------------------------------
+    def annotate_chunk(self) -> int:
+        """Texts per ``compute`` call: :data:`ANNOTATE_CHUNK`, and at least 16 batches."""
+        return max(ANNOTATE_CHUNK, 16 * self.batch_size)
+
     def annotate_cached(self, texts: Sequence[str], context: RunContext, *, codec: Codec[T],
                         compute: Callable[[list[str]], list[T]], namespace: str | None = None,
                         accept: Callable[[T], bool] | None = None) -> dict[str, T]:
         """The annotation of each distinct text: cached ones read, the rest computed by ``compute`` and stored.
 
-        ``compute`` gets the missing texts (in first-seen order) and returns one annotation each (it batches
-        itself). ``accept`` may refuse a cached entry that is readable but not enough (e.g. labels stored
-        without the vector a caller needs): it is recomputed. Unreadable entries are counted in a warning; a
+        ``compute`` gets the missing texts (in first-seen order) in chunks of :meth:`annotate_chunk` texts
+        and returns one annotation each (it batches itself); each chunk is stored as soon as it is computed,
+        and the run's progress callback gets ``unique``, ``cached`` and ``compute`` events (done/total per
+        chunk, or per batch when ``compute`` takes a ``progress`` argument: it then calls ``progress(done)``
+        with the texts of its chunk done so far, e.g. after each batch). ``accept`` may refuse a cached entry
+        that is readable but not enough (e.g. labels stored without the vector a caller needs): it is
+        recomputed. Unreadable entries are counted in a warning; a
         corrupt cache file moved aside, or a cache that could not be used (locked, disk full, read-only), is
         reported from the cache's structured flags.
         """
@@ -185,15 +206,34 @@ class ModelMetric(Metric):
                 elif accept is None or accept(value):
                     found[text] = value
             counts.cached = len(found)
+            context.report(UNIQUE, self.name, done=len(unique), total=len(unique))
+            context.report(CACHED, self.name, done=counts.cached, total=len(unique))
             todo = [t for t in unique if t not in found]
             if todo:
-                computed = compute(todo)
-                if len(computed) != len(todo):
-                    raise RuntimeError(f"{self.name}: the back-end returned {len(computed)} annotations for "
-                                       f"{len(todo)} texts")
-                cache.put_many({keys[t]: codec.encode(v) for t, v in zip(todo, computed)})
-                found.update(zip(todo, computed))
-                counts.computed = len(todo)
+                context.report(COMPUTE, self.name, done=0, total=len(todo))
+                step = self.annotate_chunk()
+                ticks = context.progress is not None and takes_progress(compute)
+                reported = [0]
+
+                def report(done: int) -> None:  # never backwards, never twice the same count
+                    if done > reported[0]:
+                        reported[0] = done
+                        context.report(COMPUTE, self.name, done=done, total=len(todo))
+
+                for start in range(0, len(todo), step):
+                    part = todo[start:start + step]
+                    if ticks:
+                        base, size = counts.computed, len(part)
+                        computed = compute(part, progress=lambda n, base=base, size=size: report(base + min(n, size)))
+                    else:
+                        computed = compute(part)
+                    if len(computed) != len(part):
+                        raise RuntimeError(f"{self.name}: the back-end returned {len(computed)} annotations for "
+                                           f"{len(part)} texts")
+                    cache.put_many({keys[t]: codec.encode(v) for t, v in zip(part, computed)})
+                    found.update(zip(part, computed))
+                    counts.computed += len(part)
+                    report(counts.computed)
         finally:
             cache.close()
         if counts.unreadable:

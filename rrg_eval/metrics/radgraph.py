@@ -192,8 +192,13 @@ class RadGraph(ModelMetric):
         from ..backends.radgraph_model import Graph
 
         context = context or RunContext(cache_dir=cache_dir)
+        def compute(todo: list[str], progress: Any = None) -> list[Graph]:
+            # on_batch only when progress is asked for (a stand-in back-end may take the texts alone)
+            extra = {"on_batch": progress} if progress is not None else {}
+            return list(self.backend().annotate(todo, **extra))
+
         graphs = self.annotate_cached(texts, context, codec=Codec(lambda g: g.to_json(), Graph.from_json),
-                                      compute=lambda todo: list(self.backend().annotate(todo)))
+                                      compute=compute)
         return [{"text": graphs[t].text, "entities": graphs[t].entities, "n_wordpieces": graphs[t].n_wordpieces,
                  "windows": graphs[t].windows} for t in texts]
 

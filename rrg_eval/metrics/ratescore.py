@@ -41,6 +41,7 @@ from ..cache import AnnotationCache, text_key
 from ..errors import MetricUnavailable
 from ..fingerprint import files_digest
 from ..option_spec import option, positive, torch_device
+from ..progress import CACHED, COMPUTE, UNIQUE
 from ..stats import Stats
 from ..weights import WeightRequest, resolve
 from .base import Metric, RunContext, count_empty
@@ -330,7 +331,10 @@ class RaTEScore(Metric):
         if bad:
             context.warn(self.name, f"{bad} unreadable NER cache entr{'y' if bad == 1 else 'ies'} recomputed")
         todo = [t for t in unique if t not in found]
+        context.report(UNIQUE, self.name, done=len(unique), total=len(unique))
+        context.report(CACHED, self.name, done=len(found), total=len(unique))
         if todo:
+            context.report(COMPUTE, self.name, done=0, total=len(todo))
             split = self._split()
             sentences = {t: split(t) for t in todo}
             distinct = list(dict.fromkeys(s for t in todo for s in sentences[t]))
@@ -343,6 +347,7 @@ class RaTEScore(Metric):
             computed = {t: [e for s in sentences[t] for e in per_sentence[s]] for t in todo}
             cache.put_many({keys[t]: json.dumps(computed[t], ensure_ascii=False).encode("utf-8") for t in todo})
             found.update(computed)
+            context.report(COMPUTE, self.name, done=len(todo), total=len(todo))
         if cache.rebuilt:
             context.warn(self.name, f"corrupt cache file {cache.path} moved aside and rebuilt")
         cache.close()

@@ -135,7 +135,8 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _score(capsys: pytest.CaptureFixture, preds: Path, refs: Path, *args: str) -> tuple[int, str, str]:
-    code = main(["score", str(preds), str(refs), "--no-cache", *args])
+    # --quiet: no progress lines on stderr (progress is tested in tests/cli/test_cli_progress.py)
+    code = main(["score", str(preds), str(refs), "--no-cache", "--quiet", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -167,3 +167,20 @@ def test_synthetic_models_load_as_the_package_loads_them(synth: Path) -> None:
     assert AutoModel.from_pretrained(str(enc)).config.model_type == "mpnet"
     assert (enc / "modules.json").is_file() and (enc / "1_Pooling" / "config.json").is_file()
     assert AutoTokenizer.from_pretrained(str(enc))("No effusion")["input_ids"][0] == 0  # <s>
+
+
+def test_progress_of_the_ner_stage(synth: Path, tmp_path: Path) -> None:
+    """Progress events (issue 13): unique texts, cached, and the texts run through the NER model."""
+    from rrg_eval.metrics.base import RunContext
+    from rrg_eval.progress import ProgressEvent as E
+
+    metric = _metric(synth)
+    events: list[E] = []
+    context = RunContext(cache_dir=tmp_path, progress=events.append)
+    metric.compute_stats(predictions=["No effusion.", "Mild cardiomegaly."], references=["No effusion.", "Clear."],
+                         ids=["1", "2"], context=context)
+    assert events == [E("unique", "ratescore", None, 3, 3), E("cached", "ratescore", None, 0, 3),
+                      E("compute", "ratescore", None, 0, 3), E("compute", "ratescore", None, 3, 3)]
+    events.clear()
+    metric.compute_stats(predictions=["No effusion."], references=["Clear."], ids=["1"], context=context)
+    assert events == [E("unique", "ratescore", None, 2, 2), E("cached", "ratescore", None, 2, 2)]
