@@ -5,7 +5,8 @@ its vendored AllenNLP needs transformers < 5) through ``tests/support/official_r
 Both sides load the same synthetic archive (``rrg_eval.synthetic_weights.radgraph``; the official package finds it in a
 hub-cache folder, offline) and score the same 240 IU X-ray validation pairs (with empty reports, odd characters
 and reports longer than 512 word pieces among them); every key, every per-report value and every graph must
-agree.
+agree. rrg-eval runs with a small scoring block (``BLOCK_BYTES`` = 64 KiB: about 130 spans, one row of span pairs
+per block) so that the blocking that bounds its memory (issue 11, item 23) is what is compared.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def test_parity_with_official(model_type: str, synthetic: tuple[Path, Path], iu_
     official = run_official(hub, model_type, preds, refs, tmp_path)
 
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(model_dir))
+    from rrg_eval.backends import radgraph_model
     from rrg_eval.metrics.registry import load_metric
+
+    monkeypatch.setattr(radgraph_model, "BLOCK_BYTES", 1 << 16)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
