@@ -20,8 +20,11 @@ reads the same archives (``radgraph.tar.gz``, ``radgraph-xl.tar.gz``, ``modern-r
 7. the graph: entities in span order (ids "1", "2", ...), each with the relations whose first span is that entity
    and whose second span is also an entity, as the package's ``get_entity`` builds them.
 
-What this module does differently is only speed: many reports per encoder call (segments sorted by length to
-cut padding), word pieces cached per word, and the archive's weights read with ``torch.load(weights_only=True)``.
+What this module does differently is only speed and memory: many reports per encoder call (segments sorted by
+length to cut padding), word pieces cached per word, the archive's weights read with
+``torch.load(weights_only=True)``, and spans and span pairs scored in blocks of at most :data:`BLOCK_BYTES` instead
+of all at once (the official package's k x k pair tensor is 20 GB for a 3,000-word report; each span and each pair
+is scored on its own, so the graphs are the same).
 """
 
 from __future__ import annotations
@@ -477,7 +480,6 @@ class RadGraphModel:
             entities[str(j + 1)] = {"tokens": " ".join(words[s:e + 1]), "label": label, "start_ix": s,
                                     "end_ix": e, "relations": rels}
         return entities
-
 
     def _score_pairs(self, top_emb: Any, top_mention: Any) -> tuple[list[tuple[int, int, int]], Any]:
         """Relations among the kept spans: ``(a, b, label index)`` for every ordered pair whose best label is not
