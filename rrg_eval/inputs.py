@@ -363,6 +363,6 @@ def empty_report_warnings(pairs: Pairs) -> list[str]:
         found = count_empty_texts(texts, pairs.ids)
         if found:
             shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
-            warnings.append(f"input: {len(found)} empty {what}(s), scored as the reference implementations "
-                            f"score them (ids: {shown})")
+            warnings.append(f"input: {len(found)} empty {what}(s) (ids: {shown}); each metric says how it "
+                            "scores them where that differs from its reference implementation")
     return warnings

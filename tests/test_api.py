@@ -79,10 +79,10 @@ def test_empty_texts_are_scored_and_counted() -> None:
     result = rrg_eval.score(predictions={"a": "", "b": "no effusion"}, references={"a": "normal", "b": ""},
                             metrics=["bleu", "rouge"], use_cache=False)
     assert result.n == 2 and result.scores["rouge1"] == 0.0
-    assert result.warnings == ["input: 1 empty prediction(s), scored as the reference implementations score them "
-                               "(ids: a)",
-                               "input: 1 empty reference(s), scored as the reference implementations score them "
-                               "(ids: b)"]
+    assert result.warnings == ["input: 1 empty prediction(s) (ids: a); each metric says how it scores them where "
+                               "that differs from its reference implementation",
+                               "input: 1 empty reference(s) (ids: b); each metric says how it scores them where "
+                               "that differs from its reference implementation"]
 
 
 def test_keyword_only() -> None:

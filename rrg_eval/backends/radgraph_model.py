@@ -20,8 +20,11 @@ reads the same archives (``radgraph.tar.gz``, ``radgraph-xl.tar.gz``, ``modern-r
 7. the graph: entities in span order (ids "1", "2", ...), each with the relations whose first span is that entity
    and whose second span is also an entity, as the package's ``get_entity`` builds them.
 
-What this module does differently is only speed: many reports per encoder call (segments sorted by length to
-cut padding), word pieces cached per word, and the archive's weights read with ``torch.load(weights_only=True)``.
+What this module does differently is only speed and memory: many reports per encoder call (segments sorted by
+length to cut padding), word pieces cached per word, the archive's weights read with
+``torch.load(weights_only=True)``, and spans and span pairs scored in blocks of at most :data:`BLOCK_BYTES` instead
+of all at once (the official package's k x k pair tensor is 20 GB for a 3,000-word report; each span and each pair
+is scored on its own, so the graphs are the same).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ from ..weights import read_checkpoint_error
 _V1_SPLIT = re.compile(r"(?<! )(?=[/,-,:,.,!?()])|(?<=[/,-,:,.,!?()])(?! )")
 _WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
 _SPACES = re.compile(r"\s+")
+
+BLOCK_BYTES = 64 * 2**20
+"""Working memory of one block of span or span-pair scoring (float32 bytes, estimated). Every span and every pair
+of kept spans is scored on its own, so blocking changes how many are scored per matrix product, not the result."""
 
 
 def words_of(text: str, model_type: str) -> list[str]:
@@ -404,8 +411,6 @@ class RadGraphModel:
         return result
 
     def _annotate_batch(self, docs: list[list[str]], pieces: list[list[list[int]]]) -> list[Graph]:
-        import torch
-
         spec = self.spec
         graphs = [Graph(text=" ".join(words)) for words in docs]
         live = [i for i, words in enumerate(docs) if words]
@@ -415,48 +420,99 @@ class RadGraphModel:
         for i, emb in zip(live, embeddings):
             n = emb.shape[0]
             spans = [(s, e) for s in range(n) for e in range(s, min(s + spec.max_span_width, n))]
-            starts = torch.tensor([s for s, _ in spans], device=self.device)
-            ends = torch.tensor([e for _, e in spans], device=self.device)
-            span_emb = torch.cat([emb[starts], emb[ends], self.width_embedding[ends - starts]], dim=-1)
-            graphs[i].entities = self._decode(docs[i], spans, span_emb, n)
+            graphs[i].entities = self._decode(docs[i], spans, emb)
         return graphs
 
-    def _decode(self, words: list[str], spans: list[tuple[int, int]], span_emb: Any, n_words: int) -> dict:
+    def _span_embeddings(self, emb: Any, spans: Sequence[tuple[int, int]]) -> Any:
+        """[first word; last word; width embedding] of each span, (len(spans), 2 * hidden + feature_size)."""
+        import torch
+
+        starts = torch.tensor([s for s, _ in spans], device=self.device, dtype=torch.long)
+        ends = torch.tensor([e for _, e in spans], device=self.device, dtype=torch.long)
+        return torch.cat([emb[starts], emb[ends], self.width_embedding[ends - starts]], dim=-1)
+
+    def _block_rows(self, bytes_per_row: int) -> int:
+        """How many rows of ``bytes_per_row`` bytes fit in one block of :data:`BLOCK_BYTES` (at least 1)."""
+        return max(1, BLOCK_BYTES // max(1, bytes_per_row))
+
+    def _decode(self, words: list[str], spans: list[tuple[int, int]], emb: Any) -> dict:
+        """The entities dict of one document from its word embeddings ``emb`` (n_words, hidden).
+
+        Spans are embedded and scored in blocks of at most :data:`BLOCK_BYTES` (each span's scores depend on that
+        span alone), so memory grows linearly with the number of words, never with the number of spans squared.
+        """
         import torch
 
         spec = self.spec
-        # NER: zero score for the null label, argmax
-        ner_scores = self.ner_out(self.ner_ff(span_emb))
-        ner_scores = torch.cat([ner_scores.new_zeros((ner_scores.shape[0], 1)), ner_scores], dim=-1)
-        labels = ner_scores.max(dim=1)[1].tolist()
+        n_words = emb.shape[0]
+        span_dim = 2 * emb.shape[1] + self.width_embedding.shape[1]
+        widest = max((*spec.ff_hidden, len(spec.ner_labels)))
+        step = self._block_rows(4 * (span_dim + 2 * widest + 2))
+        labels: list[int] = []
+        mentions: list[Any] = []
+        ner_maxima: list[Any] = []
+        for b in range(0, len(spans), step):
+            block = self._span_embeddings(emb, spans[b:b + step])
+            # NER: zero score for the null label, argmax
+            ner_scores = self.ner_out(self.ner_ff(block))
+            ner_scores = torch.cat([ner_scores.new_zeros((ner_scores.shape[0], 1)), ner_scores], dim=-1)
+            labels += ner_scores.max(dim=1)[1].tolist()
+            if self.raw_scores is not None:
+                ner_maxima.append(ner_scores[:, 1:].max(dim=1)[0])
+            mentions.append(self.prune_out(self.prune_ff(block))[:, 0])
+            del block, ner_scores
         entity_spans = [(spans[k], spec.ner_labels[lab]) for k, lab in enumerate(labels) if lab != 0]
         # relations: keep the best ceil(n * spans_per_word) spans by mention score, in text order
-        mention = self.prune_out(self.prune_ff(span_emb)).squeeze(-1)
+        mention = torch.cat(mentions)
         keep = int(torch.ceil(torch.tensor(float(n_words), dtype=torch.float32)
                               * torch.tensor(spec.spans_per_word, dtype=torch.float32)).item())
         keep_n = max(keep, 1)
         top = mention.topk(keep_n)[1].sort()[0]
-        top_emb = span_emb[top]
-        top_mention = mention[top]
-        k = top_emb.shape[0]
-        first = top_emb.unsqueeze(1)
-        second = top_emb.unsqueeze(0)
-        pairs = torch.cat([first.expand(k, k, -1), second.expand(k, k, -1), first * second], dim=-1)
-        rel = self.rel_out(self.rel_ff(pairs.reshape(k * k, -1))).reshape(k, k, -1)
-        rel = rel + (top_mention.unsqueeze(1) + top_mention.unsqueeze(0)).unsqueeze(-1)
-        rel = torch.cat([rel.new_zeros((k, k, 1)), rel], dim=-1)
-        rel_labels = rel.max(dim=-1)[1] - 1
-        if self.raw_scores is not None:
-            self.raw_scores.append((ner_scores[:, 1:].max(dim=1)[0], rel[..., 1:].max(dim=-1)[0].flatten()))
         top_spans = [spans[t] for t in top.tolist()]
-        relations = [(top_spans[a], top_spans[b], spec.relation_labels[int(rel_labels[a, b])])
-                     for a, b in (rel_labels >= 0).nonzero().tolist()]
+        rel_pairs, rel_max = self._score_pairs(self._span_embeddings(emb, top_spans), mention[top])
+        if self.raw_scores is not None:
+            self.raw_scores.append((torch.cat(ner_maxima), rel_max))
+        relations: dict[tuple[int, int], list[tuple[tuple[int, int], str]]] = {}
+        for a, b, lab in rel_pairs:
+            relations.setdefault(top_spans[a], []).append((top_spans[b], spec.relation_labels[lab]))
         # the official graph: entity ids in span order, relations to other entities only
         entity_index = {span: str(j + 1) for j, (span, _) in enumerate(entity_spans)}
         entities: dict[str, dict[str, Any]] = {}
         for j, ((s, e), label) in enumerate(entity_spans):
-            rels = [[lab, entity_index[b]] for a, b, lab in relations if a == (s, e) and b in entity_index]
+            rels = [[lab, entity_index[b]] for b, lab in relations.get((s, e), ()) if b in entity_index]
             entities[str(j + 1)] = {"tokens": " ".join(words[s:e + 1]), "label": label, "start_ix": s,
                                     "end_ix": e, "relations": rels}
         return entities
 
+    def _score_pairs(self, top_emb: Any, top_mention: Any) -> tuple[list[tuple[int, int, int]], Any]:
+        """Relations among the kept spans: ``(a, b, label index)`` for every ordered pair whose best label is not
+        the null one, in row-major order; plus, when ``raw_scores`` is recording, every pair's best non-null score.
+
+        Each pair's score is [a; b; a*b] through the relation feed-forward plus both mention scores; the pairs are
+        built and scored a block of first spans at a time (at most :data:`BLOCK_BYTES` per block, one first span at
+        least), so the k x k x 3 * span_dim tensor of all pairs (20 GB for a 3,000-word report with the released
+        models) is never built.
+        """
+        import torch
+
+        k, dim = top_emb.shape
+        widest = max((*self.spec.ff_hidden, len(self.spec.relation_labels) + 1))
+        rows = self._block_rows(4 * k * (4 * dim + 2 * widest + 2))
+        found: list[tuple[int, int, int]] = []
+        maxima: list[Any] = []
+        second = top_emb.unsqueeze(0)
+        for a0 in range(0, k, rows):
+            first = top_emb[a0:a0 + rows].unsqueeze(1)
+            r = first.shape[0]
+            pairs = torch.cat([first.expand(r, k, -1), second.expand(r, k, -1), first * second], dim=-1)
+            rel = self.rel_out(self.rel_ff(pairs.reshape(r * k, -1))).reshape(r, k, -1)
+            del pairs
+            rel = rel + (top_mention[a0:a0 + r].unsqueeze(1) + top_mention.unsqueeze(0)).unsqueeze(-1)
+            rel = torch.cat([rel.new_zeros((r, k, 1)), rel], dim=-1)
+            rel_labels = rel.max(dim=-1)[1] - 1
+            if self.raw_scores is not None:
+                maxima.append(rel[..., 1:].max(dim=-1)[0].flatten())
+            hits = (rel_labels >= 0).nonzero()
+            hit_labels = rel_labels[hits[:, 0], hits[:, 1]].tolist()
+            found += [(a + a0, b, lab) for (a, b), lab in zip(hits.tolist(), hit_labels)]
+        return found, (torch.cat(maxima) if maxima else None)

@@ -211,14 +211,19 @@ def compute_once(metric: Metric, *, predictions: list[str], references: list[str
     return context.computed[key]
 
 
-def count_empty(predictions: Sequence[str], references: Sequence[str], metric: str, context: RunContext) -> None:
-    """Warn about empty predictions and references: valid input, scored as the reference package does."""
+def count_empty(predictions: Sequence[str], references: Sequence[str], metric: str, context: RunContext, *,
+                how: str = "scored as the reference implementation does") -> None:
+    """Warn about empty (or whitespace-only) predictions and references: valid input, counted.
+
+    ``how`` says what the metric does with them; a metric whose reference implementation raises on them or scores
+    them otherwise says so there (and in its card in docs/metrics.md) instead of the default.
+    """
     empty_preds = len(count_empty_texts(predictions))
     empty_refs = len(count_empty_texts(references))
     if empty_preds:
-        context.warn(metric, f"{empty_preds} empty prediction(s), scored as the reference implementation does")
+        context.warn(metric, f"{empty_preds} empty prediction(s), {how}")
     if empty_refs:
-        context.warn(metric, f"{empty_refs} empty reference(s), scored as the reference implementation does")
+        context.warn(metric, f"{empty_refs} empty reference(s), {how}")
 
 
 @runtime_checkable

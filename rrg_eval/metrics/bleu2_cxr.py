@@ -86,7 +86,9 @@ class Bleu2Cxr(Metric):
 
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
-        count_empty(predictions, references, self.name, context)
+        count_empty(predictions, references, self.name, context,
+                    how="scored as fast-bleu scores their tokens (an empty text has none: 0); CXR-Report-Metric "
+                        "reads an empty CSV field as the word 'nan'")
         rows = [bleu2_row(p, r) for p, r in zip(predictions, references)]
         return {"bleu2_cxr_counts": np.asarray(rows, dtype=np.int64).reshape(len(rows), 6)}
 

@@ -104,7 +104,9 @@ class RadGraphCombined(Metric):
 
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
-        count_empty(predictions, references, self.name, context)
+        count_empty(predictions, references, self.name, context,
+                    how="scored 0 (no entities, not sent to the model): rrg-eval's choice, the official radgraph "
+                        "package raises on a whitespace-only report")
         texts = [t for t in dict.fromkeys([*predictions, *references]) if t.strip()]
         graphs = self._radgraph.annotate(texts, context=context) if texts else []
         entities = {text: graph["entities"] for text, graph in zip(texts, graphs)}

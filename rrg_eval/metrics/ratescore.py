@@ -400,7 +400,9 @@ class RaTEScore(Metric):
     # -- computing ----------------------------------------------------------------------------------------
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
-        count_empty(predictions, references, self.name, context)
+        count_empty(predictions, references, self.name, context,
+                    how="scored 0.5 (no entity): rrg-eval's choice, the official package drops such a report and "
+                        "pairs every later report of its batch with the wrong partner")
         ents = self.entities([*predictions, *references], context)
         id_key, vectors = self.embeddings([e for t in ents for e, _ in ents[t]], context)
         weights, neg_weight = affinity(self.config.affinity_matrix)

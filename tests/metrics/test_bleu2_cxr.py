@@ -25,9 +25,10 @@ def fast_bleu_scores(preds: list[str], refs: list[str]) -> list[float]:
 
 
 EDGE_PREDS = ["", "No effusion.", "no", "The heart is normal. The heart is normal.", "a  b\tc\nd .. e",
-              "Lungs clear", "x", "LUNGS CLEAR.", "clear lungs", "caf\u00e9 na\u00efve \u2713."]
+              "Lungs clear", "x", "LUNGS CLEAR.", "clear lungs", "caf\u00e9 na\u00efve \u2713.", "   ", "No effusion.",
+              " \t\n ", "\n"]
 EDGE_REFS = ["No effusion.", "", "no", "The heart is normal.", "a b\tc\nd . . e", "Lungs are clear.",
-             "y", "lungs clear.", "lungs clear", "Caf\u00e9 na\u00efve \u2713 ."]
+             "y", "lungs clear.", "lungs clear", "Caf\u00e9 na\u00efve \u2713 .", "No effusion.", "  ", "\t\n", "\n"]
 
 
 def test_tokens_as_reference() -> None:

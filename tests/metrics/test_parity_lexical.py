@@ -32,13 +32,17 @@ MODES = ["none", "lower", "r2gen"]
 
 
 def _with_empties(preds: list[str], refs: list[str]) -> tuple[list[str], list[str]]:
-    """A few empty predictions and references (valid input, scored as the reference packages do)."""
+    """A few empty and whitespace-only predictions and references (valid input, scored as the reference packages
+    do; no line break, which pycocoevalcap's METEOR cannot send)."""
     preds, refs = list(preds), list(refs)
     for i in (0, 17, 101):
         preds[i] = ""
     for i in (5, 250):
         refs[i] = ""
     preds[300] = refs[300] = ""
+    preds[40] = "   "
+    refs[41] = " \t "
+    preds[42] = refs[42] = "  "
     return preds, refs
 
 

@@ -132,6 +132,19 @@ def test_batching_does_not_change_graphs(model_dir: Path, monkeypatch: pytest.Mo
     assert [g["entities"] for g in one] == [g["entities"] for g in many]
 
 
+def test_blocked_scoring_does_not_change_graphs(model_dir: Path, monkeypatch: pytest.MonkeyPatch, iu_val) -> None:
+    """Spans and span pairs scored a few at a time (issue 11, item 23) give the graphs of one block per report."""
+    from rrg_eval.backends import radgraph_model
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(model_dir))
+    texts = [r["report"] for r in iu_val[:8]] + [" ".join(r["report"] for r in iu_val[20:30])]
+    whole = load_metric("radgraph", device="cpu").annotate(texts)
+    monkeypatch.setattr(radgraph_model, "BLOCK_BYTES", 4096)  # ~8 spans, one row of pairs per block
+    blocked = load_metric("radgraph", device="cpu").annotate(texts)
+    assert [g["entities"] for g in blocked] == [g["entities"] for g in whole]
+    assert sum(len(e["relations"]) for g in whole for e in g["entities"].values()) > 20
+
+
 def test_long_reports_are_windowed_and_counted(metric, iu_val: list[dict], tmp_path: Path) -> None:
     long = " ".join(r["report"] for r in iu_val[:20])
     result = metric.compute(predictions=[long, "Heart normal."], references=[iu_val[0]["report"], long],

@@ -5,7 +5,8 @@ its vendored AllenNLP needs transformers < 5) through ``tests/support/official_r
 Both sides load the same synthetic archive (``rrg_eval.synthetic_weights.radgraph``; the official package finds it in a
 hub-cache folder, offline) and score the same 240 IU X-ray validation pairs (with empty reports, odd characters
 and reports longer than 512 word pieces among them); every key, every per-report value and every graph must
-agree.
+agree. rrg-eval runs with a small scoring block (``BLOCK_BYTES`` = 64 KiB: about 130 spans, one row of span pairs
+per block) so that the blocking that bounds its memory (issue 11, item 23) is what is compared.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def test_parity_with_official(model_type: str, synthetic: tuple[Path, Path], iu_
     official = run_official(hub, model_type, preds, refs, tmp_path)
 
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(model_dir))
+    from rrg_eval.backends import radgraph_model
     from rrg_eval.metrics.registry import load_metric
+
+    monkeypatch.setattr(radgraph_model, "BLOCK_BYTES", 1 << 16)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -116,3 +120,25 @@ def test_parity_with_official(model_type: str, synthetic: tuple[Path, Path], iu_
     assert 0.05 < result.scores["radgraph_simple"] < 0.95
     assert len(set(np.round(result.per_report["radgraph_complete"], 6))) > 20
     assert any("longer than" in w for w in result.warnings)
+
+
+def test_whitespace_only_official_raises_rrg_eval_scores_0(synthetic: tuple[Path, Path], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11, item 24: the official package fails on a whitespace-only report (its AllenNLP reader asserts);
+    rrg-eval scores the pair 0 and says in its warning that this is its own choice."""
+    model_dir, hub = synthetic
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"hub_cache": str(hub), "model_type": "radgraph", "hyps": ["  \n "],
+                               "refs": ["Heart size normal."], "threads": 1}), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run([str(OFFICIAL_PY), str(RUNNER), str(job), str(tmp_path / "out.json")],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode != 0 and "AssertionError" in proc.stderr
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(model_dir))
+    from rrg_eval.metrics.registry import load_metric
+
+    result = load_metric("radgraph", model_type="radgraph", device="cpu").compute(
+        predictions=["  \n "], references=["Heart size normal."], cache_dir=tmp_path / "cache")
+    assert result.scores == {"radgraph_simple": 0.0, "radgraph_partial": 0.0, "radgraph_complete": 0.0}
+    assert any("the official package raises on them" in w for w in result.warnings)

@@ -99,13 +99,16 @@ def test_scores_cache_and_warm_rerun(synth: Path, iu_pairs: tuple[list[str], lis
                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ids, preds, refs = (list(x[:12]) for x in iu_pairs)
     preds[0] = ""
+    preds[1] = " \n\t "  # whitespace-only: no kept sentence either (issue 11, item 24)
     cache = tmp_path / "cache"
     cold = _metric(synth).compute(predictions=preds, references=refs, ids=ids, cache_dir=cache)
     values = cold.per_report["ratescore"]
     assert values.shape == (12,) and np.isfinite(values).all()
-    assert values[0] == 0.5 and any("empty prediction" in w for w in cold.warnings)
-    assert cold.stats["prediction_entities"][0] == 0 and cold.stats["reference_entities"].min() > 0
-    assert np.std(values[1:]) > 1e-3
+    assert values[0] == values[1] == 0.5
+    assert any(w.startswith("ratescore: 2 empty prediction(s), scored 0.5 (no entity): rrg-eval's choice")
+               for w in cold.warnings)
+    assert cold.stats["prediction_entities"][:2].tolist() == [0, 0] and cold.stats["reference_entities"].min() > 0
+    assert np.std(values[2:]) > 1e-3
     assert cold.scores["ratescore"] == pytest.approx(values.mean())
     assert "aff:long" in cold.signature and "|ner:" in cold.signature and "|enc:" in cold.signature
     # the same numbers from the cache without any model
