@@ -107,7 +107,8 @@ def test_scores_cache_and_warm_rerun(synth: Path, iu_pairs: tuple[list[str], lis
     assert cold.stats["prediction_entities"][0] == 0 and cold.stats["reference_entities"].min() > 0
     assert np.std(values[1:]) > 1e-3
     assert cold.scores["ratescore"] == pytest.approx(values.mean())
-    assert "aff:long" in cold.signature and "|ner:" in cold.signature and "|enc:" in cold.signature
+    assert "aff:long" in cold.signature and "|weights:synthetic-" in cold.signature
+    assert any("synthetic (random) weights" in w for w in cold.warnings)
     # the same numbers from the cache without any model
     from rrg_eval.backends import ratescore_model
 
@@ -149,7 +150,7 @@ def test_weights_found_in_model_dir(synth: Path, monkeypatch: pytest.MonkeyPatch
     assert set(found) == {"Angelakeke/RaTE-NER-Deberta", "FremyCompany/BioLORD-2023-C"}
     assert all(s.found and s.where == "$RRG_EVAL_MODEL_DIR" for s in found.values())
     metric = RaTEScore(splitter=RegexSplitter())
-    assert metric.backend_versions()["ner"] != "unresolved"
+    assert metric.backend_versions()["weights"].startswith("synthetic-")
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(synth / "nowhere"))
     assert RaTEScore().backend_versions() == {"weights": "unresolved"}
 
