@@ -168,3 +168,38 @@ def test_synthetic_models_load_as_the_package_loads_them(synth: Path) -> None:
     assert AutoModel.from_pretrained(str(enc)).config.model_type == "mpnet"
     assert (enc / "modules.json").is_file() and (enc / "1_Pooling" / "config.json").is_file()
     assert AutoTokenizer.from_pretrained(str(enc))("No effusion")["input_ids"][0] == 0  # <s>
+
+
+def test_models_cli_knows_both_models(synth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`rrg-eval models list|verify` find both folders; `download --to` fetches both repositories whole."""
+    import types
+
+    from rrg_eval.cli import main
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(synth))
+    assert main(["models", "list", "--metrics", "ratescore", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {e["repo_id"] for e in listed} == {"Angelakeke/RaTE-NER-Deberta", "FremyCompany/BioLORD-2023-C"}
+    assert all(e["found"] for e in listed)
+    assert main(["models", "verify", "--metrics", "ratescore"]) == 0
+    assert "SYNTHETIC" in capsys.readouterr().out
+
+    fetched: list[str] = []
+
+    def snapshot_download(repo_id: str, local_dir: Path | None = None, **_: object) -> str:
+        fetched.append(repo_id)  # a stand-in for the hub: copies the synthetic folder
+        import shutil
+
+        shutil.copytree(synth / repo_id.replace("/", "--"), str(local_dir))
+        return str(local_dir)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    target = tmp_path / "models"
+    assert main(["models", "download", "--to", str(target), "--metrics", "ratescore"]) == 0
+    assert sorted(fetched) == ["Angelakeke/RaTE-NER-Deberta", "FremyCompany/BioLORD-2023-C"]
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(target))
+    # the same files, hence the same identity (the copy lacks the synthetic marker of the synth root)
+    copied = RaTEScore(splitter=RegexSplitter()).backend_versions()["weights"]
+    assert "synthetic-" + copied == _metric(synth).backend_versions()["weights"]
