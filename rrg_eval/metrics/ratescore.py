@@ -16,9 +16,10 @@ Equal, per report, to ``RaTEScore(...).compute_score(candidate_list, reference_l
 
 Affinity weights and ``neg_weight``: the package's ``long`` (default) and ``short`` matrices (constants below,
 from ``RaTEScore/scorer.py`` of ratescore 0.6.0). The corpus score is the mean of the per-report scores.
-A report with no sentence the package keeps (empty, only punctuation, under 3 characters) has no entity and
-scores 0.5 with any partner; the package itself drops such a report from its NER output, which shifts every
-later report of the batch onto the wrong partner, so its output for such batches is not comparable.
+A report with no sentence the package keeps (empty, whitespace only, under 3 characters) has no entity and
+scores 0.5 with any partner (counted in a warning); the package itself raises IndexError on a call whose only
+pair has such a report, and in a batch drops it from its NER output, which shifts every later report onto the
+wrong partner. A report of only punctuation is a kept sentence, scored as the package scores it.
 
 Speed: NER runs once per distinct report text, batched over distinct sentences sorted by length; each distinct
 entity string is embedded once per run. Both go through the model-metric scaffold's cached loop
@@ -43,7 +44,7 @@ from ..fingerprint import files_digest
 from ..option_spec import option, positive, torch_device
 from ..stats import Stats
 from ..weights import WeightRequest, resolve
-from .base import RunContext, count_empty
+from .base import RunContext
 from .model import Codec, ModelMetric
 
 NER_REPO = "Angelakeke/RaTE-NER-Deberta"
@@ -393,7 +394,7 @@ class RaTEScore(ModelMetric):
     # -- computing ----------------------------------------------------------------------------------------
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
-        count_empty(predictions, references, self.name, context)
+        self._warn_too_short(predictions, references, context)
         ents = self.entities([*predictions, *references], context)
         id_key, vectors = self.embeddings([e for t in ents for e, _ in ents[t]], context)
         weights, neg_weight = affinity(self.config.affinity_matrix)
@@ -425,6 +426,22 @@ class RaTEScore(ModelMetric):
                          "the official package does")
         return {"ratescore": np.asarray(scores, dtype=float), "prediction_entities": np.asarray(n_pred),
                 "reference_entities": np.asarray(n_ref)}
+
+    def _warn_too_short(self, predictions: Sequence[str], references: Sequence[str], context: RunContext) -> None:
+        """Count the reports that cannot hold a sentence the package keeps (empty, under 3 characters, no word).
+
+        They have no entity, so their pair scores 0.5 here; the package raises IndexError on a call with such a
+        report and, in a batch, drops it from its NER output, which shifts every later report onto the wrong
+        partner.
+        """
+        from ..backends.ratescore_model import keep_sentence
+
+        for side, texts in (("prediction", predictions), ("reference", references)):
+            short = sum(1 for t in texts if keep_sentence(t) is None)
+            if short:
+                context.warn(self.name, f"{short} {side}(s) empty or too short for a sentence (under 3 characters "
+                             "or no word): no entity, scored 0.5; the official package raises IndexError on such a "
+                             "report, or drops it from a batch and shifts the later pairs")
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
         values = np.asarray(stats["ratescore"], dtype=float)

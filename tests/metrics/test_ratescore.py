@@ -103,7 +103,7 @@ def test_scores_cache_and_warm_rerun(synth: Path, iu_pairs: tuple[list[str], lis
     cold = _metric(synth).compute(predictions=preds, references=refs, ids=ids, cache_dir=cache)
     values = cold.per_report["ratescore"]
     assert values.shape == (12,) and np.isfinite(values).all()
-    assert values[0] == 0.5 and any("empty prediction" in w for w in cold.warnings)
+    assert values[0] == 0.5 and any("1 prediction(s) empty or too short" in w for w in cold.warnings)
     assert cold.stats["prediction_entities"][0] == 0 and cold.stats["reference_entities"].min() > 0
     assert np.std(values[1:]) > 1e-3
     assert cold.scores["ratescore"] == pytest.approx(values.mean())
