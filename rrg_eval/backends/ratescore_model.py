@@ -19,6 +19,7 @@ sentences and the distinct entity strings of a whole run are sorted by length an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -58,6 +59,31 @@ def splitter_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "absent"
     return out
+
+
+def encode_entities(entities: Sequence[Entity]) -> bytes:
+    """One report's entities as cache bytes (JSON list of [text, type])."""
+    return json.dumps([list(e) for e in entities], ensure_ascii=False).encode("utf-8")
+
+
+def decode_entities(data: bytes) -> list[Entity] | None:
+    """The entities stored by :func:`encode_entities`; None for an entry that is not such a list."""
+    value = json.loads(data.decode("utf-8"))
+    if not isinstance(value, list) or any(not isinstance(e, list) or len(e) != 2 for e in value):
+        return None
+    return [(str(text), str(kind)) for text, kind in value]
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """One entity vector as cache bytes (float32)."""
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def decode_vector(data: bytes) -> np.ndarray | None:
+    """The float32 vector stored by :func:`encode_vector`; None for an empty or cut entry."""
+    if not data or len(data) % 4:
+        return None
+    return np.frombuffer(data, dtype=np.float32)
 
 
 class MedspacySplitter:

@@ -16,19 +16,20 @@ Equal, per report, to ``RaTEScore(...).compute_score(candidate_list, reference_l
 
 Affinity weights and ``neg_weight``: the package's ``long`` (default) and ``short`` matrices (constants below,
 from ``RaTEScore/scorer.py`` of ratescore 0.6.0). The corpus score is the mean of the per-report scores.
-A report with no sentence the package keeps (empty, only punctuation, under 3 characters) has no entity and
-scores 0.5 with any partner; the package itself drops such a report from its NER output, which shifts every
-later report of the batch onto the wrong partner, so its output for such batches is not comparable.
+A report with no sentence the package keeps (empty, whitespace only, under 3 characters) has no entity and
+scores 0.5 with any partner (counted in a warning); the package itself raises IndexError on a call whose only
+pair has such a report, and in a batch drops it from its NER output, which shifts every later report onto the
+wrong partner. A report of only punctuation is a kept sentence, scored as the package scores it.
 
 Speed: NER runs once per distinct report text, batched over distinct sentences sorted by length; each distinct
-entity string is embedded once per run; both are cached on disk per model identity (the sha256 of every file of
-the model folder, and for NER the medspaCy/PyRuSH/spaCy versions), so warm reruns load no model and import no
-torch.
+entity string is embedded once per run. Both go through the model-metric scaffold's cached loop
+(:meth:`ModelMetric.annotate_cached`), in namespaces keyed by the sha256 of every file of the model that produces
+them (NER: the RaTE-NER folder and the splitter's versions; embeddings: the BioLORD folder), so warm reruns load
+no model and import no torch; the signature's ``weights:`` field covers every file of both folders.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,163 +38,34 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..cache import AnnotationCache, text_key
+from ..cache import text_key
 from ..errors import MetricUnavailable
 from ..fingerprint import files_digest
 from ..option_spec import option, positive, torch_device
-from ..progress import CACHED, COMPUTE, UNIQUE
 from ..stats import Stats
 from ..weights import WeightRequest, resolve
-from .base import Metric, RunContext, count_empty
+from .base import RunContext
+from .model import Codec, ModelMetric
+from .ratescore_match import (
+    NEG_PAIRS,
+    NO_ENTITY_SCORE,
+    EntitySide,
+    affinity,
+    best_matches,
+    directed_score,
+    f1,
+    normalise,
+    pair_score,
+    torch_top1,
+)
+
+# the matching and scoring functions live in ratescore_match; re-exported here, where callers found them
+__all__ = ["NEG_PAIRS", "NO_ENTITY_SCORE", "EntitySide", "RaTEScore", "RaTEScoreConfig", "affinity", "best_matches",
+           "directed_score", "f1", "normalise", "pair_score", "torch_top1"]
 
 NER_REPO = "Angelakeke/RaTE-NER-Deberta"
 ENCODER_REPO = "FremyCompany/BioLORD-2023-C"
-_TYPES = ("abnormality", "anatomy", "disease", "non-abnormality", "non-disease")
-# ratescore 0.6.0, RaTEScore/scorer.py: DEFAULT_MATRIX_LONG / DEFAULT_MATRIX_SHORT, rows x columns in _TYPES order
-_LONG = ((0.4276119164393705, 0.6240929990607657, 0.0034478181112993847, 0.5431049700217344, 0.27005425386213877),
-         (0.7487824274337533, 0.2856134859160784, 0.4592143222158069, 0.02097055139911715, 0.00013736314126696204),
-         (0.8396510075734789, 0.9950209388542061, 0.8460555030578727, 0.9820689020512646, 0.3789136708096537),
-         (0.16546764653692908, 0.018670610691852826, 0.719397354576018, 0.0009357166071730684, 0.0927333564267591),
-         (0.7759420231214385, 0.1839139293714062, 0.10073046076318157, 0.03860183811876373, 0.34065681486566446))
-_LONG_NEG = 0.8716553966489615
-_SHORT = ((0.4070293318365468, 0.6952639610605605, 0.28342529466226446, 0.9479148658006686, 0.23875064111146294),
-          (0.5829759950441763, 0.7709590751917746, 0.0006059634829551632, 0.794672584951181, 0.27982942400798977),
-          (0.8840397619834857, 0.9637659445696822, 0.19018958438059513, 0.6962283914800402, 0.943727057946997),
-          (0.1712744286898638, 0.4485149671497294, 0.00045065329822896076, 0.0007887930317199857, 0.8555432840895761),
-          (0.9555801066212176, 0.13122106162635216, 0.6072996585919443, 0.05650711141169969, 0.3214769399791204))
-_SHORT_NEG = 0.3611577852354489
-# (type of the entity, type of its best match) pairs weighted by neg_weight (ratescore 0.6.0, utils.compute)
-NEG_PAIRS = frozenset({("NON-DISEASE", "DISEASE"), ("NON-ABNORMALITY", "ABNORMALITY"), ("DISEASE", "NON-DISEASE"),
-                       ("ABNORMALITY", "NON-ABNORMALITY"), ("NON-DISEASE", "ABNORMALITY"),
-                       ("NON-ABNORMALITY", "DISEASE"), ("DISEASE", "NON-ABNORMALITY"),
-                       ("ABNORMALITY", "NON-DISEASE")})
-NO_ENTITY_SCORE = 0.5
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model")
-
-
-def affinity(name: str) -> tuple[dict[tuple[str, str], float], float]:
-    """The affinity weights ``{(type_a, type_b): w}`` (upper-case types) and ``neg_weight`` of ``long``/``short``."""
-    rows, neg = (_LONG, _LONG_NEG) if name == "long" else (_SHORT, _SHORT_NEG)
-    return {(a.upper(), b.upper()): rows[i][j] for i, a in enumerate(_TYPES) for j, b in enumerate(_TYPES)}, neg
-
-
-def torch_top1(values: np.ndarray) -> int:
-    """The index ``torch.topk(values, 1)`` returns on CPU, ties included (checked against torch in the tests).
-
-    torch selects with ``std::partial_sort`` when ``64 * k <= n`` (the first of the largest values) and with
-    ``std::nth_element`` otherwise: libstdc++'s introselect (median-of-three pivot, unguarded Hoare
-    partition, insertion sort below 4 elements), which among equal largest values returns the one this walk
-    leaves in front.
-    """
-    n = len(values)
-    if n >= 64:
-        return int(np.argmax(values))
-    v = [float(x) for x in values]
-    q = list(range(n))
-
-    def gt(a: int, b: int) -> bool:
-        return v[q[a]] > v[q[b]]
-
-    last = n
-    depth = 2 * (n.bit_length() - 1) if n else 0
-    while last > 3:
-        if depth == 0:
-            break
-        depth -= 1
-        a, b, c = 1, last // 2, last - 1
-        if gt(a, b):
-            pick = b if gt(b, c) else (c if gt(a, c) else a)
-        else:
-            pick = a if gt(a, c) else (c if gt(b, c) else b)
-        q[0], q[pick] = q[pick], q[0]
-        lo, hi = 1, last
-        while True:
-            while gt(lo, 0):
-                lo += 1
-            hi -= 1
-            while gt(0, hi):
-                hi -= 1
-            if lo >= hi:
-                break
-            q[lo], q[hi] = q[hi], q[lo]
-            lo += 1
-        last = lo  # the wanted position (0) lies left of the cut
-    best = 0
-    for j in range(1, last):
-        if gt(j, best):
-            best = j
-    return q[best]
-
-
-def best_matches(sims: np.ndarray) -> tuple[list[int], list[float]]:
-    """Per row of ``sims``, the column ``torch.topk(k=1)`` picks and its similarity."""
-    idx, val = [], []
-    for row in sims:
-        top = row.max() if row.size else 0.0
-        j = torch_top1(row) if (row == top).sum() > 1 else int(np.argmax(row))
-        idx.append(j)
-        val.append(float(row[j]))
-    return idx, val
-
-
-def directed_score(best_idx: Sequence[int], best_val: Sequence[float], types_a: Sequence[str],
-                   types_b: Sequence[str], weights: dict[tuple[str, str], float], neg_weight: float) -> float:
-    """``score(A -> B)`` (the package's ``compute``) from each A entity's best B match and its similarity."""
-    total = 0.0
-    weight_sum = 0.0
-    for j, s, type_a in zip(best_idx, best_val, types_a):
-        type_b = types_b[j]
-        w = weights[(type_a, type_b)]
-        total += s * w * (neg_weight if (type_a, type_b) in NEG_PAIRS else 1)
-        weight_sum += w
-    return total / weight_sum if weight_sum != 0 else 0.0
-
-
-def f1(precision: float, recall: float) -> float:
-    """The package's combination: 2PR / (P + R), 0 when P + R == 0."""
-    if precision + recall == 0:
-        return 0.0
-    return 2 * precision * recall / (precision + recall)
-
-
-@dataclass(frozen=True)
-class EntitySide:
-    """The entities of one report: vectors of its distinct strings (rows), each entity's row, each one's type."""
-
-    vectors: np.ndarray
-    index: np.ndarray
-    types: tuple[str, ...]
-
-    def ambiguous(self) -> bool:
-        """True when entities encoded alike carry different types (the package's pick among them is rounding)."""
-        seen: dict[int, str] = {}
-        for row, kind in zip(self.index.tolist(), self.types):
-            if seen.setdefault(row, kind) != kind:
-                return True
-        return False
-
-
-def pair_score(ref: EntitySide, pred: EntitySide, weights: dict[tuple[str, str], float],
-               neg_weight: float) -> float:
-    """RaTEScore of one pair.
-
-    Similarities are computed between distinct entity strings and then spread to every occurrence, so that
-    repeated strings tie exactly and ``torch.topk``'s rule for ties picks among them.
-    """
-    if len(ref.types) == 0 or len(pred.types) == 0:
-        return NO_ENTITY_SCORE
-    sims = (ref.vectors @ pred.vectors.T)[np.ix_(ref.index, pred.index)]
-    precision = directed_score(*best_matches(sims), ref.types, pred.types, weights, neg_weight)
-    recall = directed_score(*best_matches(np.ascontiguousarray(sims.T)), pred.types, ref.types, weights,
-                            neg_weight)
-    return f1(precision, recall)
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows divided by their L2 norm (at least 1e-12), in float32, as ``F.normalize``."""
-    v = np.asarray(vectors, dtype=np.float32)
-    norms = np.sqrt((v * v).sum(axis=1, keepdims=True, dtype=np.float32))
-    return v / np.maximum(norms, np.float32(1e-12))
 
 
 def _model_files(folder: Path) -> list[Path]:
@@ -218,7 +90,35 @@ class RaTEScoreConfig:
                                     check=positive)
 
 
-class RaTEScore(Metric):
+class _Models:
+    """RaTEScore's back-end: the NER model and the entity encoder, each loaded on its first use only."""
+
+    def __init__(self, metric: RaTEScore) -> None:
+        self._metric = metric
+        self._ner: Any = None
+        self._encoder: Any = None
+
+    @property
+    def ner(self) -> Any:
+        if self._ner is None:
+            from ..backends.ratescore_model import RaTENER
+
+            m = self._metric
+            self._ner = RaTENER(m.folder("ner"), device=m.device(), batch_size=m.batch_size)
+        return self._ner
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            from ..backends.ratescore_model import EntityEncoder
+
+            m = self._metric
+            self._encoder = EntityEncoder(m.folder("encoder"), device=m.device(),
+                                          batch_size=m.config.entity_batch_size)
+        return self._encoder
+
+
+class RaTEScore(ModelMetric):
     """RaTEScore, ratescore 0.6.0 convention."""
 
     name = "ratescore"
@@ -228,30 +128,25 @@ class RaTEScore(Metric):
     keys = ("ratescore",)
     key_kinds = {"ratescore": "score"}
     extra = "ratescore"
+    install_hint = "pip install 'rrg-eval[ratescore]'"
+    requires = ("torch", "transformers", "medspacy")
 
     def __init__(self, config: Any = None, *, splitter: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self._splitter = splitter  # tests pass a fake; default: medspaCy, as the package
         self._splitter_id = (getattr(splitter, "name", type(splitter).__name__) if splitter is not None else None)
-        self._ner: Any = None
-        self._encoder: Any = None
+        if splitter is not None:  # a given splitter needs no medspaCy
+            self.requires = ("torch", "transformers")
         self._folders: dict[str, Path] = {}
         self._digests: dict[str, str] = {}
 
-    # -- availability and identity ------------------------------------------------------------------------
-    def unavailable_reason(self) -> str | None:
-        # find_spec, not import: listing metrics or a warm-cache run must not pay for importing torch
-        needed = ("torch", "transformers") + (("medspacy",) if self._splitter_id is None else ())
-        missing = [m for m in needed if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"ratescore needs {' and '.join(missing)}: pip install 'rrg-eval[ratescore]'"
-        return None
-
+    # -- weights and identity -----------------------------------------------------------------------------
     def required_weights(self) -> list[WeightRequest]:
         return [WeightRequest(NER_REPO, what="RaTE-NER DeBERTa token classifier (RaTEScore entities)"),
                 WeightRequest(ENCODER_REPO, what="BioLORD-2023-C entity encoder (RaTEScore)")]
 
-    def _folder(self, which: str, *, use_hub: bool = True) -> Path:
+    def folder(self, which: str, *, use_hub: bool = True) -> Path:
+        """The model folder of the NER model (``ner``) or the entity encoder (``encoder``)."""
         if which not in self._folders:
             request = self.required_weights()[0 if which == "ner" else 1]
             explicit = self.config.ner_path if which == "ner" else self.config.encoder_path
@@ -261,48 +156,30 @@ class RaTEScore(Metric):
             self._folders[which] = folder
         return self._folders[which]
 
+    def weight_files(self, *, use_hub: bool = True) -> list[Path]:
+        """Every file of both model folders that loading reads: weights, config.json, tokenizer files."""
+        return [*_model_files(self.folder("ner", use_hub=use_hub)),
+                *_model_files(self.folder("encoder", use_hub=use_hub))]
+
     def model_digest(self, which: str, cache_dir: Path | None = None) -> str:
-        """sha256 over every model file of the NER (``ner``) or encoder (``encoder``) folder."""
+        """sha256 over every model file of the NER (``ner``) or encoder (``encoder``) folder alone."""
         if which not in self._digests:
-            self._digests[which] = files_digest(_model_files(self._folder(which)), cache_dir)
+            self._digests[which] = files_digest(_model_files(self.folder(which)), cache_dir)
         return self._digests[which]
 
-    def backend_versions(self) -> dict[str, str]:
-        """Digest prefixes of both models; never downloads."""
-        try:
-            for which in ("ner", "encoder"):
-                self._folder(which, use_hub=False)
-        except MetricUnavailable:
-            return {"weights": "unresolved"}
-        return {"ner": self.model_digest("ner")[:12], "enc": self.model_digest("encoder")[:12]}
-
-    def _ner_namespace(self, cache_dir: Path | None) -> str:
+    def cache_namespace(self, cache_dir: Path | None = None) -> str:
+        """The NER entries' namespace: the NER model's digest and the sentence splitter (not the encoder)."""
         from ..backends.ratescore_model import splitter_versions
 
         splitter = self._splitter_id or "medspacy-" + "-".join(f"{k}{v}" for k, v in splitter_versions().items())
+        self.resolved_weight_files()  # the scaffold's synthetic-weights warning reads them
         return "ratescore-ner-" + text_key(self.model_digest("ner", cache_dir), splitter)[:20]
 
-    # -- models (loaded on a cache miss only) -----------------------------------------------------------------
-    def _ner_model(self) -> Any:
-        if self._ner is None:
-            reason = self.unavailable_reason()
-            if reason:
-                raise MetricUnavailable(reason)
-            from ..backends.ratescore_model import RaTENER
+    def _encoder_namespace(self, kind: str, cache_dir: Path | None) -> str:
+        return f"ratescore-{kind}-" + self.model_digest("encoder", cache_dir)[:20]
 
-            self._ner = RaTENER(self._folder("ner"), device=self.config.device, batch_size=self.config.batch_size)
-        return self._ner
-
-    def _encoder_model(self) -> Any:
-        if self._encoder is None:
-            reason = self.unavailable_reason()
-            if reason:
-                raise MetricUnavailable(reason)
-            from ..backends.ratescore_model import EntityEncoder
-
-            self._encoder = EntityEncoder(self._folder("encoder"), device=self.config.device,
-                                          batch_size=self.config.entity_batch_size)
-        return self._encoder
+    def load_backend(self) -> _Models:
+        return _Models(self)
 
     def _split(self) -> Any:
         if self._splitter is None:
@@ -314,95 +191,81 @@ class RaTEScore(Metric):
     # -- annotation ---------------------------------------------------------------------------------------
     def entities(self, texts: Sequence[str], context: RunContext) -> dict[str, list[tuple[str, str]]]:
         """Entities (text, type) of each distinct text, from the cache or the NER model."""
-        unique = list(dict.fromkeys(texts))
-        cache = AnnotationCache(context.cache_dir, self._ner_namespace(context.cache_dir))
-        keys = {t: text_key(t) for t in unique}
-        found: dict[str, list[tuple[str, str]]] = {}
-        bad = 0
-        stored = cache.get_many(keys.values())
-        for text in unique:
-            data = stored.get(keys[text])
-            if data is None:
-                continue
-            try:
-                found[text] = [(str(e), str(k)) for e, k in json.loads(data.decode("utf-8"))]
-            except (ValueError, TypeError, UnicodeDecodeError):
-                bad += 1
-        if bad:
-            context.warn(self.name, f"{bad} unreadable NER cache entr{'y' if bad == 1 else 'ies'} recomputed")
-        todo = [t for t in unique if t not in found]
-        context.report(UNIQUE, self.name, done=len(unique), total=len(unique))
-        context.report(CACHED, self.name, done=len(found), total=len(unique))
-        if todo:
-            context.report(COMPUTE, self.name, done=0, total=len(todo))
+        from ..backends.ratescore_model import decode_entities, encode_entities
+
+        def compute(todo: list[str]) -> list[list[tuple[str, str]]]:
             split = self._split()
             sentences = {t: split(t) for t in todo}
             distinct = list(dict.fromkeys(s for t in todo for s in sentences[t]))
-            model = self._ner_model()
+            model = self.backend().ner
             before = model.truncated
             per_sentence = dict(zip(distinct, model.entities(distinct)))
             if model.truncated > before:
                 context.warn(self.name, f"{model.truncated - before} sentence(s) longer than 512 tokens truncated "
                              "to 512, as the official package does")
-            computed = {t: [e for s in sentences[t] for e in per_sentence[s]] for t in todo}
-            cache.put_many({keys[t]: json.dumps(computed[t], ensure_ascii=False).encode("utf-8") for t in todo})
-            found.update(computed)
-            context.report(COMPUTE, self.name, done=len(todo), total=len(todo))
-        if cache.rebuilt:
-            context.warn(self.name, f"corrupt cache file {cache.path} moved aside and rebuilt")
-        cache.close()
-        return found
+            return [[e for s in sentences[t] for e in per_sentence[s]] for t in todo]
+
+        return self.annotate_cached(texts, context, codec=Codec(encode_entities, decode_entities), compute=compute)
 
     def embeddings(self, strings: Sequence[str], context: RunContext) -> tuple[dict[str, str], dict[str, np.ndarray]]:
         """Each distinct entity string's token-id key, and each key's L2-normalised BioLORD vector.
 
         Vectors are keyed by the encoder's token ids, not by the string, so that strings the tokenizer encodes
-        alike ("No" and "no") share one vector bit for bit, as in the package, across runs too. Two caches:
-        string -> id key, id key -> vector; a warm run reads both and loads nothing.
+        alike ("No" and "no") share one vector bit for bit, as in the package, across runs too. Two cached
+        steps: string -> id key, id key -> vector; a warm run reads both and loads nothing.
         """
-        unique = list(dict.fromkeys(strings))
-        digest = self.model_digest("encoder", context.cache_dir)[:20]
-        id_cache = AnnotationCache(context.cache_dir, "ratescore-ids-" + digest)
-        vec_cache = AnnotationCache(context.cache_dir, "ratescore-emb-" + digest)
-        skeys = {s: text_key(s) for s in unique}
-        stored = id_cache.get_many(skeys.values()) if unique else {}
-        id_key = {s: stored[skeys[s]].decode("ascii", "replace") for s in unique if skeys[s] in stored}
-        new = [s for s in unique if s not in id_key]
-        if new:
-            ids = self._encoder_model().token_ids(new)
-            fresh = {s: text_key(*map(str, ids[j])) for j, s in enumerate(new)}
-            id_cache.put_many({skeys[s]: fresh[s].encode("ascii") for s in new})
-            id_key.update(fresh)
-        keys = list(dict.fromkeys(id_key[s] for s in unique))
-        vec_stored = vec_cache.get_many(keys) if keys else {}
-        found = {k: np.frombuffer(v, dtype=np.float32) for k, v in vec_stored.items() if v and len(v) % 4 == 0}
-        if len({len(v) for v in found.values()}) > 1:  # one model's vectors all have one width
-            found.clear()
-            context.warn(self.name, "inconsistent embedding cache entries recomputed")
-        todo = [k for k in keys if k not in found]
-        if todo:
-            example = {}
-            for s in unique:
-                example.setdefault(id_key[s], s)
-            raw = self._encoder_model().embed([example[k] for k in todo])
-            vec_cache.put_many({k: raw[j].astype(np.float32).tobytes() for j, k in enumerate(todo)})
-            found.update((k, raw[j]) for j, k in enumerate(todo))
-        for cache in (id_cache, vec_cache):
-            if cache.rebuilt:
-                context.warn(self.name, f"corrupt cache file {cache.path} moved aside and rebuilt")
-            cache.close()
+        from ..backends.ratescore_model import decode_vector, encode_vector
+
+        def ids(todo: list[str]) -> list[str]:
+            return [text_key(*map(str, x)) for x in self.backend().encoder.token_ids(todo)]
+
+        id_key = self.annotate_cached(strings, context, namespace=self._encoder_namespace("ids", context.cache_dir),
+                                      codec=Codec(str.encode, _decode_key), compute=ids)
+        example: dict[str, str] = {}
+        for s, k in id_key.items():
+            example.setdefault(k, s)
+        found = self.annotate_cached(list(example), context, codec=Codec(encode_vector, decode_vector),
+                                     namespace=self._encoder_namespace("emb", context.cache_dir),
+                                     compute=lambda todo: list(self.backend().encoder.embed([example[k]
+                                                                                            for k in todo])))
         if not found:
             return id_key, {}
         names = list(found)
         normed = normalise(np.stack([found[k] for k in names]))
         return id_key, {k: normed[i] for i, k in enumerate(names)}
 
+    def exact_matches(self, predictions: Sequence[str], references: Sequence[str],
+                      ents: dict[str, list[tuple[str, str]]], sides: dict[str, EntitySide],
+                      context: RunContext) -> dict[tuple[str, str], tuple[list[int], list[float], list[int],
+                                                                           list[float]]]:
+        """Best matches of the pairs where a side repeats an entity under different types, as the package.
+
+        There the package's pick among the repeats is decided by float rounding of its own batch layout (the
+        repeats are not bit-identical), so those pairs are matched by the encoder exactly as the package runs
+        it (:meth:`EntityEncoder.side_matches`) and the matches are cached per pair.
+        """
+        wanted = list(dict.fromkeys(json.dumps([p, r], ensure_ascii=False)
+                                    for p, r in zip(predictions, references)
+                                    if sides[p].types and sides[r].types
+                                    and (sides[p].ambiguous() or sides[r].ambiguous())))
+        if not wanted:
+            return {}
+
+        def compute(todo: list[str]) -> list[Any]:
+            encoder = self.backend().encoder
+            pairs = [json.loads(pair) for pair in todo]
+            return [encoder.side_matches([e for e, _ in ents[r]], [e for e, _ in ents[p]]) for p, r in pairs]
+
+        namespace = "ratescore-pair-" + text_key(self.cache_namespace(context.cache_dir),
+                                                 self.model_digest("encoder", context.cache_dir))[:20]
+        found = self.annotate_cached(wanted, context, namespace=namespace, compute=compute,
+                                     codec=Codec(lambda v: json.dumps(v).encode("utf-8"), _decode_matches))
+        return {tuple(json.loads(pair)): value for pair, value in found.items()}  # type: ignore[misc]
+
     # -- computing ----------------------------------------------------------------------------------------
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
-        count_empty(predictions, references, self.name, context,
-                    how="scored 0.5 (no entity): rrg-eval's choice, the official package drops such a report and "
-                        "pairs every later report of its batch with the wrong partner")
+        self._warn_too_short(predictions, references, context)
         ents = self.entities([*predictions, *references], context)
         id_key, vectors = self.embeddings([e for t in ents for e, _ in ents[t]], context)
         weights, neg_weight = affinity(self.config.affinity_matrix)
@@ -435,44 +298,21 @@ class RaTEScore(Metric):
         return {"ratescore": np.asarray(scores, dtype=float), "prediction_entities": np.asarray(n_pred),
                 "reference_entities": np.asarray(n_ref)}
 
-    def exact_matches(self, predictions: Sequence[str], references: Sequence[str],
-                      ents: dict[str, list[tuple[str, str]]], sides: dict[str, EntitySide],
-                      context: RunContext) -> dict[tuple[str, str], tuple[list[int], list[float], list[int],
-                                                                           list[float]]]:
-        """Best matches of the pairs where a side repeats an entity under different types, as the package.
+    def _warn_too_short(self, predictions: Sequence[str], references: Sequence[str], context: RunContext) -> None:
+        """Count the reports that cannot hold a sentence the package keeps (empty, under 3 characters, no word).
 
-        There the package's pick among the repeats is decided by float rounding of its own batch layout (the
-        repeats are not bit-identical), so those pairs are matched by the encoder exactly as the package runs
-        it (:meth:`EntityEncoder.side_matches`) and the matches are cached per pair.
+        They have no entity, so their pair scores 0.5 here; the package raises IndexError on a call with such a
+        report and, in a batch, drops it from its NER output, which shifts every later report onto the wrong
+        partner.
         """
-        wanted = list(dict.fromkeys((p, r) for p, r in zip(predictions, references)
-                                    if sides[p].types and sides[r].types
-                                    and (sides[p].ambiguous() or sides[r].ambiguous())))
-        if not wanted:
-            return {}
-        namespace = "ratescore-pair-" + text_key(self._ner_namespace(context.cache_dir),
-                                                 self.model_digest("encoder", context.cache_dir))[:20]
-        cache = AnnotationCache(context.cache_dir, namespace)
-        keys = {pair: text_key(*pair) for pair in wanted}
-        stored = cache.get_many(keys.values())
-        out: dict[tuple[str, str], Any] = {}
-        for pair in wanted:
-            data = stored.get(keys[pair])
-            if data is not None:
-                try:
-                    i_rp, v_rp, i_pr, v_pr = json.loads(data.decode("utf-8"))
-                    out[pair] = ([int(x) for x in i_rp], [float(x) for x in v_rp], [int(x) for x in i_pr],
-                                 [float(x) for x in v_pr])
-                except (ValueError, TypeError, UnicodeDecodeError):
-                    pass
-        todo = [pair for pair in wanted if pair not in out]
-        if todo:
-            encoder = self._encoder_model()
-            fresh = {(p, r): encoder.side_matches([e for e, _ in ents[r]], [e for e, _ in ents[p]]) for p, r in todo}
-            cache.put_many({keys[pair]: json.dumps(fresh[pair]).encode("utf-8") for pair in todo})
-            out.update(fresh)
-        cache.close()
-        return out
+        from ..backends.ratescore_model import keep_sentence
+
+        for side, texts in (("prediction", predictions), ("reference", references)):
+            short = sum(1 for t in texts if keep_sentence(t) is None)
+            if short:
+                context.warn(self.name, f"{short} {side}(s) empty or too short for a sentence (under 3 characters "
+                             "or no word): no entity, scored 0.5; the official package raises IndexError on such a "
+                             "report, or drops it from a batch and shifts the later pairs")
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
         values = np.asarray(stats["ratescore"], dtype=float)
@@ -481,6 +321,11 @@ class RaTEScore(Metric):
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
         return {"ratescore": np.asarray(stats["ratescore"], dtype=float)}
 
-    def close(self) -> None:
-        self._ner = None
-        self._encoder = None
+
+def _decode_key(data: bytes) -> str | None:
+    return data.decode("ascii") or None
+
+
+def _decode_matches(data: bytes) -> tuple[list[int], list[float], list[int], list[float]]:
+    i_rp, v_rp, i_pr, v_pr = json.loads(data.decode("utf-8"))
+    return [int(x) for x in i_rp], [float(x) for x in v_rp], [int(x) for x in i_pr], [float(x) for x in v_pr]

@@ -104,13 +104,12 @@ def test_scores_cache_and_warm_rerun(synth: Path, iu_pairs: tuple[list[str], lis
     cold = _metric(synth).compute(predictions=preds, references=refs, ids=ids, cache_dir=cache)
     values = cold.per_report["ratescore"]
     assert values.shape == (12,) and np.isfinite(values).all()
-    assert values[0] == values[1] == 0.5
-    assert any(w.startswith("ratescore: 2 empty prediction(s), scored 0.5 (no entity): rrg-eval's choice")
-               for w in cold.warnings)
-    assert cold.stats["prediction_entities"][:2].tolist() == [0, 0] and cold.stats["reference_entities"].min() > 0
-    assert np.std(values[2:]) > 1e-3
+    assert values[0] == 0.5 and any("1 prediction(s) empty or too short" in w for w in cold.warnings)
+    assert cold.stats["prediction_entities"][0] == 0 and cold.stats["reference_entities"].min() > 0
+    assert np.std(values[1:]) > 1e-3
     assert cold.scores["ratescore"] == pytest.approx(values.mean())
-    assert "aff:long" in cold.signature and "|ner:" in cold.signature and "|enc:" in cold.signature
+    assert "aff:long" in cold.signature and "|weights:synthetic-" in cold.signature
+    assert any("synthetic (random) weights" in w for w in cold.warnings)
     # the same numbers from the cache without any model
     from rrg_eval.backends import ratescore_model
 
@@ -152,7 +151,7 @@ def test_weights_found_in_model_dir(synth: Path, monkeypatch: pytest.MonkeyPatch
     assert set(found) == {"Angelakeke/RaTE-NER-Deberta", "FremyCompany/BioLORD-2023-C"}
     assert all(s.found and s.where == "$RRG_EVAL_MODEL_DIR" for s in found.values())
     metric = RaTEScore(splitter=RegexSplitter())
-    assert metric.backend_versions()["ner"] != "unresolved"
+    assert metric.backend_versions()["weights"].startswith("synthetic-")
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(synth / "nowhere"))
     assert RaTEScore().backend_versions() == {"weights": "unresolved"}
 
@@ -187,3 +186,38 @@ def test_progress_of_the_ner_stage(synth: Path, tmp_path: Path) -> None:
     events.clear()
     metric.compute_stats(predictions=["No effusion."], references=["Clear."], ids=["1"], context=context)
     assert events == [E("unique", "ratescore", None, 2, 2), E("cached", "ratescore", None, 2, 2)]
+
+
+def test_models_cli_knows_both_models(synth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`rrg-eval models list|verify` find both folders; `download --to` fetches both repositories whole."""
+    import types
+
+    from rrg_eval.cli import main
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(synth))
+    assert main(["models", "list", "--metrics", "ratescore", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {e["repo_id"] for e in listed} == {"Angelakeke/RaTE-NER-Deberta", "FremyCompany/BioLORD-2023-C"}
+    assert all(e["found"] for e in listed)
+    assert main(["models", "verify", "--metrics", "ratescore"]) == 0
+    assert "SYNTHETIC" in capsys.readouterr().out
+
+    fetched: list[str] = []
+
+    def snapshot_download(repo_id: str, local_dir: Path | None = None, **_: object) -> str:
+        fetched.append(repo_id)  # a stand-in for the hub: copies the synthetic folder
+        import shutil
+
+        shutil.copytree(synth / repo_id.replace("/", "--"), str(local_dir))
+        return str(local_dir)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    target = tmp_path / "models"
+    assert main(["models", "download", "--to", str(target), "--metrics", "ratescore"]) == 0
+    assert sorted(fetched) == ["Angelakeke/RaTE-NER-Deberta", "FremyCompany/BioLORD-2023-C"]
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(target))
+    # the same files, hence the same identity (the copy lacks the synthetic marker of the synth root)
+    copied = RaTEScore(splitter=RegexSplitter()).backend_versions()["weights"]
+    assert "synthetic-" + copied == _metric(synth).backend_versions()["weights"]
