@@ -116,7 +116,7 @@ def recorded_options(metric: Metric) -> dict[str, Any]:
 
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
                 unavailable: Mapping[str, str] | None = None, explicit: bool = True,
-                strict: bool = False) -> Result:
+                strict: bool = False, engine: Any = None) -> Result:
     """Run already-built metrics on aligned pairs: the one orchestration of ``score`` and ``compare``.
 
     A failing metric is recorded in ``errors``, the others still run. With ``explicit=False`` (the default
@@ -129,13 +129,14 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
     unavailable = {**dict(unavailable or {}), **skipped}
     context.warnings.extend(empty_report_warnings(pairs))
     digest = references_digest(pairs.ids, pairs.references)
+    compute = engine.prepare(metrics, pairs, context) if engine is not None else compute_once
     result = Result(n=len(pairs), ids=list(pairs.ids), scores={}, signatures={}, key_info={},
                     unavailable=unavailable, references_digest=digest,
                     texts={"predictions": list(pairs.predictions), "references": list(pairs.references)})
     for metric in metrics:
         try:
             # compute_once: a composite (radcliq) and its components share one computation per run
-            stats = compute_once(metric, predictions=list(pairs.predictions), references=list(pairs.references),
+            stats = compute(metric, predictions=list(pairs.predictions), references=list(pairs.references),
                                  ids=list(pairs.ids), context=context)
             scores = metric.aggregate(stats)
             per_report = metric.per_report(stats)
@@ -223,7 +224,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
           strict: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
           id_field: str = "id", text_field: str = "report", config_file: str | os.PathLike | None = None,
           ci: float | None = None, resamples: int = 1000, seed: int = 12345, suite: str | None = None,
-          **config: Any) -> Result:
+          engine: Any = None, **config: Any) -> Result:
     """Score predictions against references, paired by id.
 
     ``predictions`` / ``references``: a path (JSONL, JSON, CSV, TSV, Parquet), an ``{id: text}`` mapping, or a
@@ -233,7 +234,8 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     gives every key a percentile bootstrap interval in ``result.ci`` over ``resamples`` resamples drawn with
     ``seed`` (the same intervals ``compare`` gives this system with that seed).
     ``suite``: a named suite (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``; the result
-    records its name and version.
+    records its name and version. ``engine``: ``rrg_eval.distributed.RayEngine(...)`` computes the per-report
+    statistics on a Ray actor pool (same numbers; ``pip install 'rrg-eval[ray]'``); None computes them here.
     """
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
@@ -248,16 +250,23 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     else:
         built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
                                            global_options=global_options, file_options=file_options)
+    session = None
     try:
         pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
+        if engine is not None:
+            from .distributed import open_session
+
+            session = open_session(engine)
         result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
                              unavailable=unavailable, explicit=metrics is not None or suite is not None,
-                             strict=strict)
+                             strict=strict, engine=session)
         if suite is not None:
             result.suite = suite_info(chosen)
         if ci is not None:
             add_intervals(result, built, confidence=float(ci), resamples=int(resamples), seed=seed)
         return result
     finally:
+        if session is not None:
+            session.close()
         for metric in built:
             metric.close()

@@ -20,6 +20,7 @@ CLI_MAY_IMPORT = {
     # issue 15: the API of saved runs, the regression gate and the clusters of the references
     "rrg_eval.leaderboard.from_runs", "rrg_eval.regression_gate", "rrg_eval.clusters",
     "rrg_eval.cache_admin",  # issue 11: rrg-eval cache info|clear
+    "rrg_eval.distributed",  # issue 17: --engine ray (imports ray only when a session opens)
 }
 
 

@@ -253,7 +253,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
             text_field: str = "report", config_file: str | os.PathLike | None = None,
             adjust: str = "holm", cluster_field: str | None = None, clusters: Mapping[str, Any] | None = None,
-            **config: Any) -> Leaderboard:
+            engine: Any = None, **config: Any) -> Leaderboard:
     """Compare systems on the same references; the first system is the baseline.
 
     ``systems``: ``{name: predictions}`` (each a path, an ``{id: text}`` mapping, ``{id: {field: text}}`` rows
@@ -297,13 +297,20 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
                                        file_options=file_options)
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
+    session = None
     try:
+        if engine is not None:
+            from ..distributed import open_session
+
+            session = open_session(engine)
         return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
                               sections=list(sections) if sections else None, strict=strict,
                               cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
-                              cluster_values=cluster_values, cluster_field=cluster_field)
+                              cluster_values=cluster_values, cluster_field=cluster_field, engine=session)
     finally:
+        if session is not None:
+            session.close()
         for metric in built:
             metric.close()
 
@@ -312,7 +319,8 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                    metrics: list[Metric], unavailable: dict[str, str], *, explicit: bool, test: str,
                    resamples: int, ci_resamples: int, seed: int, alpha: float, sections: list[str] | None,
                    cache_dir: Path | None, strict: bool = False, adjust: str = "holm",
-                   cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None) -> Leaderboard:
+                   cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None,
+                   engine: Any = None) -> Leaderboard:
     """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled by
     :func:`build_leaderboard` (the code that ``compare_runs`` also ends in).
 
@@ -335,7 +343,7 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
         where = f" ({section})" if section else ""
         results: list[Result] = []
         for name, pairs in zip(names, pairs_list):
-            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict)
+            result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict, engine=engine)
             warnings.extend(f"{name}{where}: {w}" for w in result.warnings)
             results.append(result)
         block = Block(prefix=prefix, design=design_for(pairs_list[0].ids, cluster_values, cluster_field))
