@@ -387,7 +387,7 @@ class RaySession:
         return args
 
     def run_blocks(self, columns: Any, metrics: Sequence[Metric], cache_dir: Path | None,
-                   ) -> list[BlockOutput]:
+                   blocks: int | None = None) -> list[BlockOutput]:
         """Every block of ``columns`` (a Ray Dataset with row, id, prediction, reference) through the pool."""
         import ray.data
 
@@ -395,7 +395,7 @@ class RaySession:
         try:
             mapped = columns.map_batches(
                 bound_worker(specs, str(cache_dir) if cache_dir else None), batch_size=None, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=self.engine.workers),
+                compute=ray.data.ActorPoolStrategy(size=min(self.engine.workers, blocks or self.engine.workers)),
                 runtime_env={"env_vars": _forwarded_env(self.engine.env)},
                 **self._actor_args(metrics))
             rows = mapped.take_all()
@@ -427,7 +427,8 @@ class RaySession:
         """Run the pass for ``metrics`` on ``pairs``; returns the ``compute_once``-like function serving it."""
         if not metrics or len(pairs) == 0:
             return compute_once
-        outputs = check_coverage(self.run_blocks(self.pairs_dataset(pairs), metrics, context.cache_dir),
+        blocks = self.engine.block_count(len(pairs))
+        outputs = check_coverage(self.run_blocks(self.pairs_dataset(pairs), metrics, context.cache_dir, blocks),
                                  len(pairs))
         joined = [i for out in outputs for i in out.ids]
         if joined != list(pairs.ids):
