@@ -141,6 +141,13 @@ def _encode_error(exc: BaseException) -> BaseException:
         return MetricError(f"{type(exc).__name__}: {exc}")
 
 
+def blocks_reason(metric: Metric) -> str | None:
+    """Why ``metric``'s per-report statistics cannot be computed block by block (they depend on other rows, e.g.
+    BERTScore's idf weights), from the metric's optional ``blocks_reason()`` hook; None when they can."""
+    hook = getattr(metric, "blocks_reason", None)
+    return hook() if callable(hook) else None
+
+
 def signature_state(metric: Metric) -> dict[str, Any]:
     """What the signature learns while computing: the back-end versions (weights digests) and a metric's own
     ``signature_state()`` (e.g. the JSON schemas ``json_overlap`` read)."""
@@ -424,9 +431,21 @@ class RaySession:
 
     def prepare(self, metrics: Sequence[Metric], pairs: Pairs, context: RunContext,
                 ) -> Callable[..., Stats]:
-        """Run the pass for ``metrics`` on ``pairs``; returns the ``compute_once``-like function serving it."""
-        if not metrics or len(pairs) == 0:
+        """Run the pass for ``metrics`` on ``pairs``; returns the ``compute_once``-like function serving it.
+
+        A metric whose statistics depend on the whole corpus (:func:`blocks_reason`) is computed here instead,
+        with a warning saying why.
+        """
+        kept = []
+        for metric in metrics:
+            reason = blocks_reason(metric)
+            if reason is None:
+                kept.append(metric)
+            else:
+                context.warn(metric.name, f"computed on this machine, not by the Ray workers: {reason}")
+        if not kept or len(pairs) == 0:
             return compute_once
+        metrics = kept
         blocks = self.engine.block_count(len(pairs))
         outputs = check_coverage(self.run_blocks(self.pairs_dataset(pairs), metrics, context.cache_dir, blocks),
                                  len(pairs))
@@ -529,7 +548,7 @@ def score_dataset(dataset: Any, *, metrics: Any = None, engine: RayEngine | None
                         "prediction": batch[prediction_column], "reference": batch[reference_column]}
 
             columns = dataset.map_batches(add_row_marker, batch_format="numpy")
-            outputs = session.run_blocks(columns, built, folder)
+            outputs = session.run_blocks(columns, [m for m in built if blocks_reason(m) is None], folder)
             # blocks come back in the dataset's order (preserve_order); number them by position
             row = 0
             for out in outputs:
@@ -541,7 +560,7 @@ def score_dataset(dataset: Any, *, metrics: Any = None, engine: RayEngine | None
                 raise InputError(f'id "{dup}" appears twice in the dataset\'s {id_column} column')
             pairs = Pairs(ids=ids, predictions=[p for out in outputs for p in out.predictions],
                           references=[r for out in outputs for r in out.references])
-            merged = merge_blocks(outputs, [m.name for m in built])
+            merged = merge_blocks(outputs, [m.name for m in built if blocks_reason(m) is None])
             return score_pairs(pairs, built, cache_dir=folder, unavailable=unavailable,
                                explicit=metrics is not None, strict=strict, engine=_Prepared(merged, outputs))
     finally:
@@ -558,6 +577,10 @@ class _Prepared:
         self.outputs = outputs
 
     def prepare(self, metrics: Sequence[Metric], pairs: Pairs, context: RunContext) -> Callable[..., Stats]:
+        for metric in metrics:
+            reason = blocks_reason(metric)
+            if metric.name not in self.merged and reason:
+                context.warn(metric.name, f"computed on this machine, not by the Ray workers: {reason}")
         return served(self.merged, self.outputs)
 
 

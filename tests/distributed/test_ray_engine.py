@@ -120,12 +120,30 @@ def test_lexical_and_json_equal_the_local_run(ray_cluster: None, texts, blocks: 
 @pytest.mark.parametrize("blocks", [1, 4, 16])
 def test_bertscore_equals_the_local_run(ray_cluster: None, texts, bertscore_dir: Path, blocks: int,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exactly equal with batch_size=1, where a text's embedding cannot depend on the other texts of its batch.
+
+    With larger batches the embeddings depend, at float rounding, on which texts share a padded batch, so other
+    blocks give other batches: equal to 1e-6 (as two local runs with different --batch-size are).
+    """
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(bertscore_dir))  # forwarded to the actors
     ids, preds, refs = texts
     kwargs = {"predictions": dict(zip(ids, preds)), "references": dict(zip(ids, refs)), "metrics": ["bertscore"],
-              "use_cache": False, "device": "cpu"}
+              "use_cache": False, "device": "cpu", "batch_size": 1}
     local = rrg_eval.score(**kwargs)
     assert_same(local, rrg_eval.score(**kwargs, engine=RayEngine(workers=2, blocks=blocks)))
+    if blocks == 16:  # idf weights come from the whole corpus: computed on the driver, with a warning
+        kwargs["bertscore"] = {"idf": True}
+        local = rrg_eval.score(**kwargs)
+        distributed = rrg_eval.score(**kwargs, engine=RayEngine(workers=2, blocks=blocks))
+        assert distributed.scores == local.scores
+        assert any("computed on this machine, not by the Ray workers" in w for w in distributed.warnings)
+    if blocks == 4:
+        kwargs["batch_size"] = 16
+        local = rrg_eval.score(**kwargs)
+        distributed = rrg_eval.score(**kwargs, engine=RayEngine(workers=2, blocks=blocks))
+        assert distributed.signatures == local.signatures
+        for key, value in local.scores.items():
+            assert distributed.scores[key] == pytest.approx(value, abs=1e-6), key
 
 
 def test_caches_are_per_node_and_optional(ray_cluster: None, texts, bertscore_dir: Path, tmp_path: Path,
