@@ -225,3 +225,19 @@ def test_a_ray_dataset_is_scored_like_the_same_rows(ray_cluster: None, texts) ->
                            metrics=["bleu", "cider"], use_cache=False)
     assert_same(local, score_dataset(dataset, metrics=["bleu", "cider"], use_cache=False,
                                      engine=RayEngine(workers=2)))
+
+
+def test_compare_command_with_the_ray_engine(ray_cluster: None, texts, tmp_path: Path, capsys) -> None:
+    from rrg_eval.cli import main
+
+    ids, preds, refs = texts
+    paths = {}
+    for name, column in (("refs", refs), ("a", preds), ("b", list(reversed(preds)))):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("".join(json.dumps({"id": i, "report": t}) + "\n" for i, t in zip(ids, column)))
+    args = ["compare", str(paths["a"]), str(paths["b"]), "--refs", str(paths["refs"]), "--metrics", "bleu,cider",
+            "--format", "json", "--resamples", "50", "--no-cache"]
+    assert main(args) == 0
+    local = capsys.readouterr().out
+    assert main([*args, "--engine", "ray", "--workers", "2"]) == 0
+    assert capsys.readouterr().out == local
