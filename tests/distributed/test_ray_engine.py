@@ -151,7 +151,7 @@ def test_caches_are_per_node_and_optional(ray_cluster: None, texts, bertscore_di
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(bertscore_dir))
     ids, preds, refs = texts
     kwargs = {"predictions": dict(zip(ids, preds)), "references": dict(zip(ids, refs)), "metrics": ["bertscore"],
-              "device": "cpu"}
+              "device": "cpu", "batch_size": 1}
     local = rrg_eval.score(**kwargs, cache_dir=tmp_path / "local")
     cache = tmp_path / "node"
     cold = rrg_eval.score(**kwargs, cache_dir=cache, engine=RayEngine(workers=2, blocks=4))
