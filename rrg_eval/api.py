@@ -253,10 +253,10 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     session = None
     try:
         pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
-        if engine is not None:
-            from .distributed import open_session
-
-            session = open_session(engine)
+        if engine is not None:  # a rrg_eval.distributed.RayEngine: connected (or started) here, closed below
+            if not callable(getattr(engine, "open", None)):
+                raise ConfigError(f"engine must be a rrg_eval.distributed.RayEngine, got {engine!r}")
+            session = engine.open()
         result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
                              unavailable=unavailable, explicit=metrics is not None or suite is not None,
                              strict=strict, engine=session)

@@ -506,15 +506,6 @@ def start_local_cluster(*, num_cpus: int | None = None) -> None:
                  configure_logging=False)
 
 
-def open_session(engine: RayEngine | None) -> RaySession | None:
-    """``engine.open()``, or None for the local path."""
-    if engine is None:
-        return None
-    if not isinstance(engine, RayEngine):
-        raise ConfigError(f"engine must be a rrg_eval.distributed.RayEngine, got {type(engine).__name__}")
-    return engine.open()
-
-
 # -- Ray Datasets -------------------------------------------------------------------------------------------------
 
 def score_dataset(dataset: Any, *, metrics: Any = None, engine: RayEngine | None = None,
@@ -585,4 +576,4 @@ class _Prepared:
 
 
 __all__ = ["RayEngine", "RaySession", "StatsWorker", "block_bounds", "check_coverage", "merge_blocks",
-           "open_session", "ray_unavailable_reason", "score_dataset", "start_local_cluster"]
+           "ray_unavailable_reason", "score_dataset", "start_local_cluster"]

@@ -299,10 +299,10 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
     session = None
     try:
-        if engine is not None:
-            from ..distributed import open_session
-
-            session = open_session(engine)
+        if engine is not None:  # a rrg_eval.distributed.RayEngine: connected (or started) here, closed below
+            if not callable(getattr(engine, "open", None)):
+                raise ConfigError(f"engine must be a rrg_eval.distributed.RayEngine, got {engine!r}")
+            session = engine.open()
         return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                               resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
                               sections=list(sections) if sections else None, strict=strict,

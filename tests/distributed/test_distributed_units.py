@@ -89,3 +89,12 @@ def test_importing_the_engine_imports_no_ray_or_torch() -> None:
            "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_engine_that_is_not_one_is_a_config_error() -> None:
+    import rrg_eval
+
+    with pytest.raises(ConfigError, match="engine must be a rrg_eval.distributed.RayEngine"):
+        rrg_eval.score(predictions=["a b"], references=["a b"], metrics=["bleu"], engine="ray")
+    with pytest.raises(ConfigError, match="engine must be a rrg_eval.distributed.RayEngine"):
+        rrg_eval.compare(systems={"x": ["a b"]}, references=["a b"], metrics=["bleu"], engine="ray")
