@@ -97,4 +97,4 @@ def test_an_engine_that_is_not_one_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="engine must be a rrg_eval.distributed.RayEngine"):
         rrg_eval.score(predictions=["a b"], references=["a b"], metrics=["bleu"], engine="ray")
     with pytest.raises(ConfigError, match="engine must be a rrg_eval.distributed.RayEngine"):
-        rrg_eval.compare(systems={"x": ["a b"]}, references=["a b"], metrics=["bleu"], engine="ray")
+        rrg_eval.compare(systems={"x": ["a b"], "y": ["a c"]}, references=["a b"], metrics=["bleu"], engine="ray")
