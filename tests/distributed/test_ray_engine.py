@@ -135,6 +135,7 @@ def test_bertscore_equals_the_local_run(ray_cluster: None, texts, bertscore_dir:
         kwargs["bertscore"] = {"idf": True}
         local = rrg_eval.score(**kwargs)
         distributed = rrg_eval.score(**kwargs, engine=RayEngine(workers=2, blocks=blocks))
+        assert not distributed.errors and not distributed.unavailable, (distributed.errors, distributed.unavailable)
         assert distributed.scores == local.scores
         assert any("computed on this machine, not by the Ray workers" in w for w in distributed.warnings)
     if blocks == 4:
@@ -188,7 +189,7 @@ class KilledOnce(Bleu):
 
 def test_an_actor_killed_mid_run_is_retried_and_nothing_counted_twice(ray_cluster: None, texts, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import cloudpickle
+    from ray import cloudpickle  # Ray's own copy pickles the actors' classes
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the actors cannot import this test module
     marker = tmp_path / "killed"
