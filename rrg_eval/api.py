@@ -131,7 +131,8 @@ def recorded_options(metric: Metric) -> dict[str, Any]:
 
 def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None = None,
                 unavailable: Mapping[str, str] | None = None, explicit: bool = True,
-                strict: bool = False, progress: pg.ProgressArg = False) -> Result:
+                strict: bool = False, progress: pg.ProgressArg = False,
+                engine: Any = None) -> Result:
     """Run already-built metrics on aligned pairs: the one orchestration of ``score`` and ``compare``.
 
     A failing metric is recorded in ``errors``, the others still run. With ``explicit=False`` (the default
@@ -144,7 +145,7 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
     callback = pg.resolve(progress)
     try:
         return _score_pairs(pairs, metrics, cache_dir=cache_dir, unavailable=unavailable, explicit=explicit,
-                            strict=strict, callback=callback)
+                            strict=strict, callback=callback, engine=engine)
     finally:
         if progress is True:
             pg.finish(callback)
@@ -152,12 +153,13 @@ def score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None =
 
 def _score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None,
                  unavailable: Mapping[str, str] | None, explicit: bool, strict: bool,
-                 callback: Any) -> Result:
+                 callback: Any, engine: Any = None) -> Result:
     context = RunContext(cache_dir=cache_dir, progress=callback)
     metrics, skipped = skip_for_inputs(metrics, [pairs], explicit=explicit)
     unavailable = {**dict(unavailable or {}), **skipped}
     context.warnings.extend(empty_report_warnings(pairs))
     digest = references_digest(pairs.ids, pairs.references)
+    compute = engine.prepare(metrics, pairs, context) if engine is not None else compute_once
     result = Result(n=len(pairs), ids=list(pairs.ids), scores={}, signatures={}, key_info={},
                     unavailable=unavailable, references_digest=digest,
                     texts={"predictions": list(pairs.predictions), "references": list(pairs.references)})
@@ -166,7 +168,7 @@ def _score_pairs(pairs: Pairs, metrics: list[Metric], *, cache_dir: Path | None,
         pg.emit(callback, pg.METRIC, metric.name, done=0, total=n)
         try:
             # compute_once: a composite (radcliq) and its components share one computation per run
-            stats = compute_once(metric, predictions=list(pairs.predictions), references=list(pairs.references),
+            stats = compute(metric, predictions=list(pairs.predictions), references=list(pairs.references),
                                  ids=list(pairs.ids), context=context)
             scores = metric.aggregate(stats)
             per_report = metric.per_report(stats)
@@ -258,7 +260,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
           strict: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
           id_field: str = "id", text_field: str = "report", config_file: str | os.PathLike | None = None,
           ci: float | None = None, resamples: int = 1000, seed: int = 12345, suite: str | None = None,
-          progress: pg.ProgressArg = False, **config: Any) -> Result:
+          progress: pg.ProgressArg = False, engine: Any = None, **config: Any) -> Result:
     """Score predictions against references, paired by id.
 
     ``predictions`` / ``references``: a path (JSONL, JSON, CSV, TSV, Parquet), an ``{id: text}`` mapping, or a
@@ -270,6 +272,8 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
     ``suite``: a named suite (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``; the result
     records its name and version. ``progress``: False (default), True (bars on a terminal, else one line per
     stage, on standard error) or a callable receiving each :class:`rrg_eval.progress.ProgressEvent`.
+    ``engine``: ``rrg_eval.distributed.RayEngine(...)`` computes the per-report statistics on a Ray actor
+    pool (same numbers; ``pip install 'rrg-eval[ray]'``); None computes them here.
     """
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
@@ -289,11 +293,16 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
         built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
                                            global_options=global_options, file_options=file_options, failed=failed)
         notes = option_warnings(metrics, config)
+    session = None
     try:
         pairs = read_pairs(predictions, references, id_field=id_field, text_field=text_field)
+        if engine is not None:  # a rrg_eval.distributed.RayEngine: connected (or started) here, closed below
+            if not callable(getattr(engine, "open", None)):
+                raise ConfigError(f"engine must be a rrg_eval.distributed.RayEngine, got {engine!r}")
+            session = engine.open()
         result = score_pairs(pairs, built, cache_dir=resolve_cache_dir(cache_dir, use_cache),
                              unavailable=unavailable, explicit=metrics is not None or suite is not None,
-                             strict=strict, progress=progress)
+                             strict=strict, progress=progress, engine=session)
         result.errors = {**failed, **result.errors}  # named but cannot run here: the others' numbers stay
         result.warnings[:0] = notes
         if suite is not None:
@@ -302,5 +311,7 @@ def score(*, predictions: Any, references: Any, metrics: Iterable[str] | str | N
             add_intervals(result, built, confidence=float(ci), resamples=int(resamples), seed=seed)
         return result
     finally:
+        if session is not None:
+            session.close()
         for metric in built:
             metric.close()

@@ -21,6 +21,7 @@ CLI_MAY_IMPORT = {
     "rrg_eval.leaderboard.from_runs", "rrg_eval.regression_gate", "rrg_eval.clusters",
     "rrg_eval.cache_admin",  # issue 11: rrg-eval cache info|clear
     "rrg_eval.progress",  # issue 13: the progress events the CLI renders
+    "rrg_eval.distributed",  # issue 17: --engine ray (imports ray only when a session opens)
 }
 
 

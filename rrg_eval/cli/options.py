@@ -31,6 +31,17 @@ def add_metric_options(p: argparse.ArgumentParser) -> None:
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the annotation cache")
     p.add_argument("--strict", action="store_true", help="a metric that cannot run here is an error")
     add_judge_options(p)
+    add_engine_options(p)
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """Where the per-report statistics are computed: here, or on a Ray actor pool (docs/scale.md)."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local (default) or ray: per-report statistics on a Ray Data actor pool, same numbers "
+                        "(pip install 'rrg-eval[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --engine ray: a running cluster (default: start one on 127.0.0.1, stopped at the end)")
+    p.add_argument("--workers", type=int, metavar="N", help="with --engine ray: actors in the pool (default: 2)")
 
 
 def add_judge_options(p: argparse.ArgumentParser) -> None:
@@ -63,8 +74,22 @@ def api_options(args: argparse.Namespace) -> dict[str, Any]:
         config["device"] = args.device
     if args.batch_size is not None:
         config["batch_size"] = args.batch_size
+    config.update(engine_option(args))
     return {"metrics": args.metrics, "cache_dir": args.cache_dir, "use_cache": not args.no_cache,
             "id_field": args.id_field, "text_field": args.text_field, "config_file": args.config, **config}
+
+
+def engine_option(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"engine": RayEngine(...)}`` for ``--engine ray``, else nothing (the local path)."""
+    from ..errors import ConfigError
+
+    if args.engine != "ray" or args.dry_run:  # a dry run sends and computes nothing: no cluster
+        if args.engine != "ray" and ( args.ray_address is not None or args.workers is not None):
+            raise ConfigError("--ray-address and --workers need --engine ray")
+        return {}
+    from ..distributed import RayEngine
+
+    return {"engine": RayEngine(address=args.ray_address, workers=2 if args.workers is None else args.workers)}
 
 
 def dry_run_note(explicit: bool) -> str:

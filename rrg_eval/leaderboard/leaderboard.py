@@ -282,7 +282,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
             text_field: str = "report", config_file: str | os.PathLike | None = None,
             adjust: str = "holm", cluster_field: str | None = None, clusters: Mapping[str, Any] | None = None,
-            progress: pg.ProgressArg = False, **config: Any) -> Leaderboard:
+            progress: pg.ProgressArg = False, engine: Any = None, **config: Any) -> Leaderboard:
     """Compare systems on the same references; the first system is the baseline.
 
     ``systems``: ``{name: predictions}`` (each a path, an ``{id: text}`` mapping, ``{id: {field: text}}`` rows
@@ -331,16 +331,24 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
     callback = pg.resolve(progress)
+    session = None
     try:
+        if engine is not None:  # a rrg_eval.distributed.RayEngine: connected (or started) here, closed below
+            if not callable(getattr(engine, "open", None)):
+                raise ConfigError(f"engine must be a rrg_eval.distributed.RayEngine, got {engine!r}")
+            session = engine.open()
         board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
                                resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
                                sections=list(sections) if sections else None, strict=strict,
                                cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
-                               cluster_values=cluster_values, cluster_field=cluster_field, progress=callback)
+                               cluster_values=cluster_values, cluster_field=cluster_field, progress=callback,
+                               engine=session)
         board.errors = {**failed, **board.errors}
         board.warnings[:0] = option_warnings(metrics, config)
         return board
     finally:
+        if session is not None:
+            session.close()
         if progress is True:
             pg.finish(callback)
         for metric in built:
@@ -352,7 +360,7 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
                    resamples: int, ci_resamples: int, seed: int, alpha: float, sections: list[str] | None,
                    cache_dir: Path | None, strict: bool = False, adjust: str = "holm",
                    cluster_values: Mapping[str, str] | None = None, cluster_field: str | None = None,
-                   progress: Any = None) -> Leaderboard:
+                   progress: Any = None, engine: Any = None) -> Leaderboard:
     """Every system scored by :func:`rrg_eval.api.score_pairs` (the same metric instances), then resampled by
     :func:`build_leaderboard` (the code that ``compare_runs`` also ends in).
 
@@ -376,7 +384,8 @@ def _compare_pairs(named: list[tuple[str, Any]], paired: dict[str | None, tuple[
         results: list[Result] = []
         for name, pairs in zip(names, pairs_list):
             result = score_pairs(pairs, metrics, cache_dir=cache_dir, explicit=explicit, strict=strict,
-                                 progress=pg.with_system(progress, f"{name}{f' [{section}]' if section else ''}"))
+                                 progress=pg.with_system(progress, f"{name}{f' [{section}]' if section else ''}"),
+                                 engine=engine)
             warnings.extend(f"{name}{where}: {w}" for w in result.warnings)
             results.append(result)
         block = Block(prefix=prefix, design=design_for(pairs_list[0].ids, cluster_values, cluster_field))

@@ -182,6 +182,12 @@ class BertScore(ModelMetric):
         if self.config.batch_size < 1:
             raise ConfigError("bertscore.batch_size must be at least 1")
 
+    def blocks_reason(self) -> str | None:
+        """Why the statistics cannot be computed block by block (``rrg_eval.distributed``), or None."""
+        if self.config.idf:
+            return "with idf=True the idf weights come from the whole reference corpus"
+        return None
+
     # -- availability and weights --------------------------------------------------------------------------
     def required_weights(self) -> list[WeightRequest]:
         if self.config.model_path:

@@ -76,6 +76,15 @@ class CompositeMetric(Metric):
     def required_weights(self) -> list[Any]:
         return [w for m in self._built if m is not None for w in m.required_weights()]
 
+    def blocks_reason(self) -> str | None:
+        """A component's reason not to be computed block by block (``rrg_eval.distributed``), or None."""
+        for metric in self._built:
+            hook = getattr(metric, "blocks_reason", None)
+            reason = hook() if callable(hook) else None
+            if reason:
+                return f"component {metric.name}: {reason}"  # type: ignore[union-attr]
+        return None
+
     def backend_versions(self) -> dict[str, str]:
         """Each component's signature options and back-end versions, prefixed by the component's key."""
         out: dict[str, str] = {}

@@ -158,6 +158,15 @@ class JsonOverlap(Metric):
             parts.append(f"{label}:{'+'.join(sorted(seen)) if seen else self.config.schema}")
         return tuple(parts)
 
+    def signature_state(self) -> dict[str, list[str]]:
+        """The schemas read so far, for an engine that computed elsewhere (``rrg_eval.distributed``)."""
+        return {role: sorted(seen) for role, seen in self._schemas_read.items()}
+
+    def absorb_signature_state(self, state: dict[str, list[str]]) -> None:
+        """Add the schemas another instance read (a Ray actor's), so the signature names them as a local run."""
+        for role, seen in state.items():
+            self._schemas_read.setdefault(role, set()).update(seen)
+
     def compute(self, **kwargs: Any) -> Any:
         """:meth:`Metric.compute`; the signature names the schemas of this call's inputs only."""
         self._schemas_read = {"predictions": set(), "references": set()}
