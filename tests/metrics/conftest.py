@@ -15,9 +15,9 @@ def stand_in_calls() -> dict[str, int]:
 
 @pytest.fixture()
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """sembscore and a bertscore with the cxr preset registered as stand-ins; radgraph_combined replaced too."""
+    """sembscore, bertscore (with a preset option) and radgraph_combined replaced by counting stand-ins."""
     CALLS.clear()
-    monkeypatch.setitem(registry._extra, "sembscore", FakeSembScore)
-    for name, cls in (("bertscore", FakeBertScore), ("radgraph_combined", FakeRadGraph)):
+    for name, cls in (("bertscore", FakeBertScore), ("radgraph_combined", FakeRadGraph),
+                      ("sembscore", FakeSembScore)):
         monkeypatch.delitem(registry.BUILTIN, name)
         monkeypatch.setitem(registry._extra, name, cls)
