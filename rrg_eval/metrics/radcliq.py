@@ -92,10 +92,8 @@ class RadCliQ(CompositeMetric):
         device = self.config.device
         return [
             Component("radgraph_combined", "radgraph_combined", {"model_type": "radgraph", "device": device}),
-            Component("bertscore", "bertscore_cxr_f1", {"preset": "cxr", "idf": self.config.idf, "device": device},
-                      missing="the BERTScore CXR preset (distilroberta-base, rescaled) is still to be added"),
-            Component("sembscore", "sembscore", {"device": device},
-                      missing="SembScore (CheXbert [CLS] cosine) is still to be added"),
+            Component("bertscore", "bertscore_cxr_f1", {"preset": "cxr", "idf": self.config.idf, "device": device}),
+            Component("sembscore", "sembscore", {"device": device}),
             Component("bleu2_cxr", "bleu2_cxr"),
         ]
 

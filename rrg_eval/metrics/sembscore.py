@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MetricUnavailable
 from ..option_spec import option
 from ..stats import Stats
-from ..weights import WeightRequest
+from ..weights import WeightRequest, hub_offline
 from .base import RunContext, count_empty
 from .f1chexbert import F1CheXbert
 from .model import ModelMetric
@@ -81,6 +82,15 @@ class SembScore(ModelMetric):
 
     def cache_label(self) -> str:
         return self._chexbert.cache_label()
+
+    def unavailable_reason(self) -> str | None:
+        reason = super().unavailable_reason()
+        if reason is None and hub_offline():  # offline: the weights must be here already
+            try:
+                self.weight_files(use_hub=False)
+            except MetricUnavailable as exc:
+                return str(exc)
+        return reason
 
     def load_backend(self) -> Any:
         return self._chexbert.backend()
