@@ -93,6 +93,7 @@ class Leaderboard:
     warnings: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    suite: dict[str, Any] | None = None  # name, version and columns when compared as a suite (rrg_eval.suites)
 
     @property
     def alpha(self) -> float:
@@ -130,9 +131,12 @@ class Leaderboard:
         return [(s, [k for k in self.keys if k.startswith(f"{s}/")]) for s in self.sections]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"baseline", "test", "signatures", "systems": [...]}`` with full precision."""
-        return {"baseline": self.baseline, "test": dict(self.test), "signatures": dict(self.signatures),
-                "systems": [s.to_dict() for s in self.systems]}
+        """``{"baseline", "test", "signatures", "systems": [...][, "suite"]}`` with full precision."""
+        out = {"baseline": self.baseline, "test": dict(self.test), "signatures": dict(self.signatures),
+               "systems": [s.to_dict() for s in self.systems]}
+        if self.suite is not None:
+            out["suite"] = dict(self.suite)
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON of :meth:`to_dict` (NaN written as null)."""
@@ -253,7 +257,7 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
             text_field: str = "report", config_file: str | os.PathLike | None = None,
             adjust: str = "holm", cluster_field: str | None = None, clusters: Mapping[str, Any] | None = None,
-            **config: Any) -> Leaderboard:
+            suite: str | None = None, **config: Any) -> Leaderboard:
     """Compare systems on the same references; the first system is the baseline.
 
     ``systems``: ``{name: predictions}`` (each a path, an ``{id: text}`` mapping, ``{id: {field: text}}`` rows
@@ -266,6 +270,8 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     ``bh`` or ``none``); the marks use the adjusted p-values. ``cluster_field``: resample whole clusters (e.g.
     ``patient_id``) read from that field of the references (or given as ``clusters={id: cluster}``). With
     ``test="ar"`` and ``2**units <= resamples`` the permutation test is exact (every swap pattern once).
+    ``suite``: a named suite (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``: its metrics and
+    exact options (user options on top); the leaderboard records its name, version and columns.
     """
     if test not in TESTS:
         raise ConfigError(f"unknown test {test!r}; valid tests: {', '.join(TESTS)}")
@@ -293,16 +299,31 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
 
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
-    built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
-                                       file_options=file_options)
+    chosen = None
+    if suite is not None:  # a named suite: its metrics and exact options (rrg_eval.suites), as score(suite=)
+        from ..suites import build_suite_metrics, get_suite
+
+        if metrics is not None:
+            raise ConfigError("give either metrics or suite, not both")
+        chosen = get_suite(suite)
+        built, unavailable = build_suite_metrics(chosen, options=opts.merge(file_options, per_metric),
+                                                 global_options=global_options, strict=strict)
+    else:
+        built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
+                                           global_options=global_options, file_options=file_options)
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
     try:
-        return _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
-                              resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
-                              sections=list(sections) if sections else None, strict=strict,
-                              cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
-                              cluster_values=cluster_values, cluster_field=cluster_field)
+        board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None or suite is not None,
+                               test=test, resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
+                               sections=list(sections) if sections else None, strict=strict,
+                               cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
+                               cluster_values=cluster_values, cluster_field=cluster_field)
+        if chosen is not None:
+            from ..suites import suite_info
+
+            board.suite = suite_info(chosen)
+        return board
     finally:
         for metric in built:
             metric.close()
