@@ -115,7 +115,9 @@ class BertScoreConfig:
         "rescaled, spaces collapsed; keys bertscore_cxr_*); in the signature when not default")
     idf_corpus: str | None = option(None, in_signature=False, help="with idf: a file of texts (.txt one per line, "
                                     "or JSONL/JSON/CSV with a report field) whose idf weights are used instead of "
-                                    "the run's references; its digest goes into the signature")
+                                    "the run's references; its digest goes into the signature",
+                                    check=lambda v: None if v is None or Path(str(v)).expanduser().is_file()
+                                    else f"file {v} does not exist")
 
 
 def read_idf_corpus(path: str) -> list[str]:

@@ -93,6 +93,8 @@ def test_idf_corpus(model_dir: Path, tmp_path: Path) -> None:
     assert read_idf_corpus(str(other)) == ["Heart normal.", "Effusion."]
     with pytest.raises(ConfigError, match="does not exist"):
         read_idf_corpus(str(tmp_path / "missing.txt"))
+    with pytest.raises(ConfigError, match="idf_corpus: file .* does not exist"):  # when the config is built
+        BertScore(preset="cxr", idf=True, idf_corpus=str(tmp_path / "missing.txt"))
 
 
 def test_models_synth_kind() -> None:
