@@ -54,9 +54,8 @@ class Suite:
 
 
 _CXR_BERTSCORE = {"preset": "cxr"}
-_MISSING_SEMB = "SembScore (issue 14) is still to be added"
-_MISSING_CXR_BERT = "the BERTScore CXR preset (issue 14: distilroberta-base, rescaled, keys bertscore_cxr_*) " \
-                    "is still to be added"
+_CXR_BERT_NOTE = "the BERTScore CXR preset: distilroberta-base weights in $RRG_EVAL_MODEL_DIR/distilroberta-base/"
+_SEMB_NOTE = "SembScore: the CheXbert weights of f1chexbert (chexbert.pth, bert-base-uncased config and vocab)"
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(
@@ -65,11 +64,11 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         source="ReXrank (rajpurkarlab.github.io/rexrank); rajpurkarlab/CXR-Report-Metric CXRMetric/run_eval.py",
         columns=(
             Column("BLEU-2", "bleu2_cxr", "bleu2_cxr"),
-            Column("BERTScore", "bertscore", "bertscore_cxr_f1", _MISSING_CXR_BERT),
-            Column("SembScore", "sembscore", "sembscore", _MISSING_SEMB),
+            Column("BERTScore", "bertscore", "bertscore_cxr_f1", _CXR_BERT_NOTE),
+            Column("SembScore", "sembscore", "sembscore", _SEMB_NOTE),
             Column("RadGraph", "radgraph_combined", "radgraph_combined"),
             Column("1/RadCliQ-v1", "radcliq", "radcliq_v1_inverse",
-                   "needs every RadCliQ component (SembScore and the BERTScore CXR preset)"),
+                   "needs every RadCliQ component: RadGraph v1, the BERTScore CXR preset, SembScore, BLEU-2"),
             Column("RaTEScore", "ratescore", "ratescore", "needs the ratescore extra and its two models"),
             Column("GREEN", "green", "green", "an LLM judge: set green.model (and green.base_url for a server)"),
         ),

@@ -115,8 +115,8 @@ class Encoder:
         model = _truncate_layers(model, num_layers).float()
         self.model = model.to(self.device)
         limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
-        if limit <= 0 or limit > 100_000:
-            limit = int(getattr(model.config, "max_position_embeddings", 512))
+        if limit <= 0 or limit > 100_000:  # no model_max_length: bert-score 0.3.13 then cuts at 512
+            limit = min(512, int(getattr(model.config, "max_position_embeddings", 512)))
         self.max_length = limit
         self.batch_size = max(1, batch_size)
         pad = tokenizer.pad_token_id

@@ -95,6 +95,7 @@ class Leaderboard:
     warnings: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    suite: dict[str, Any] | None = None  # name, version and columns when compared as a suite (rrg_eval.suites)
 
     @property
     def alpha(self) -> float:
@@ -147,7 +148,7 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"n", "rrg_eval_version", "baseline", "test", "signatures", "systems": [...], "warnings",
-        "unavailable", "errors"}`` with full precision (the outcome keys as ``score``'s JSON has them).
+        "unavailable", "errors"[, "suite"]}`` with full precision (the outcome keys as ``score``'s JSON has them).
 
         Every system but the baseline carries ``"significance": {key: "better" | "worse" | null}`` (the marks
         of the tables: adjusted p < alpha, in which direction).
@@ -158,9 +159,12 @@ class Leaderboard:
             if entry.p_values is not None:
                 data["significance"] = {key: self.significance(entry.name, key) for key in self.keys}
             systems.append(data)
-        return {"n": self.n, "rrg_eval_version": __version__, "baseline": self.baseline, "test": dict(self.test),
-                "signatures": dict(self.signatures), "systems": systems, "warnings": list(self.warnings),
-                "unavailable": dict(self.unavailable), "errors": dict(self.errors)}
+        out = {"n": self.n, "rrg_eval_version": __version__, "baseline": self.baseline, "test": dict(self.test),
+               "signatures": dict(self.signatures), "systems": systems, "warnings": list(self.warnings),
+               "unavailable": dict(self.unavailable), "errors": dict(self.errors)}
+        if self.suite is not None:
+            out["suite"] = dict(self.suite)
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON of :meth:`to_dict` (NaN written as null)."""
@@ -282,7 +286,8 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             cache_dir: str | os.PathLike | None = None, use_cache: bool = True, id_field: str = "id",
             text_field: str = "report", config_file: str | os.PathLike | None = None,
             adjust: str = "holm", cluster_field: str | None = None, clusters: Mapping[str, Any] | None = None,
-            progress: pg.ProgressArg = False, engine: Any = None, **config: Any) -> Leaderboard:
+            suite: str | None = None, progress: pg.ProgressArg = False, engine: Any = None,
+            **config: Any) -> Leaderboard:
     """Compare systems on the same references; the first system is the baseline.
 
     ``systems``: ``{name: predictions}`` (each a path, an ``{id: text}`` mapping, ``{id: {field: text}}`` rows
@@ -298,6 +303,8 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     ``progress``: False (default), True (bars on a terminal, else one line per stage, on standard error) or a
     callable receiving each :class:`rrg_eval.progress.ProgressEvent`, ``system`` set to the system's name
     (``name [section]`` with ``sections``).
+    ``suite``: a named suite (``rrg_eval.suites``, e.g. ``"rexrank"``) instead of ``metrics``: its metrics and
+    exact options (user options on top); the leaderboard records its name, version and columns.
     """
     if test not in TESTS:
         raise ConfigError(f"unknown test {test!r}; valid tests: {', '.join(TESTS)}")
@@ -326,8 +333,19 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
     per_metric, global_options = split_config(config)
     file_options = opts.load_config_file(config_file) if config_file else {}
     failed: dict[str, str] = {}  # named but cannot run here: listed as failed, the others still compared
-    built, unavailable = build_metrics(metrics, strict=strict, options=per_metric, global_options=global_options,
-                                       file_options=file_options, failed=failed)
+    chosen = None
+    if suite is not None:  # a named suite: its metrics and exact options (rrg_eval.suites), as score(suite=)
+        from ..suites import build_suite_metrics, get_suite
+
+        if metrics is not None:
+            raise ConfigError("give either metrics or suite, not both")
+        chosen = get_suite(suite)
+        built, unavailable = build_suite_metrics(chosen, options=opts.merge(file_options, per_metric),
+                                                 global_options=global_options, strict=strict)
+    else:
+        built, unavailable = build_metrics(metrics, strict=strict, options=per_metric,
+                                           global_options=global_options, file_options=file_options,
+                                           failed=failed)
     # read and pair everything before computing anything: id errors come first
     paired = {s: _pair_all(named, references, id_field=id_field, text_field=s or text_field) for s in section_list}
     callback = pg.resolve(progress)
@@ -337,7 +355,8 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
             if not callable(getattr(engine, "open", None)):
                 raise ConfigError(f"engine must be a rrg_eval.distributed.RayEngine, got {engine!r}")
             session = engine.open()
-        board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None, test=test,
+        board = _compare_pairs(named, paired, built, unavailable, explicit=metrics is not None or suite is not None,
+                               test=test,
                                resamples=resamples, ci_resamples=ci_resamples, seed=seed, alpha=alpha,
                                sections=list(sections) if sections else None, strict=strict,
                                cache_dir=resolve_cache_dir(cache_dir, use_cache), adjust=adjust,
@@ -345,6 +364,10 @@ def compare(*, systems: Mapping[str, Any] | Sequence[Any], references: Any,
                                engine=session)
         board.errors = {**failed, **board.errors}
         board.warnings[:0] = option_warnings(metrics, config)
+        if chosen is not None:
+            from ..suites import suite_info
+
+            board.suite = suite_info(chosen)
         return board
     finally:
         if session is not None:

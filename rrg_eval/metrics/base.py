@@ -34,6 +34,9 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     computed: dict[str, Stats] = field(default_factory=dict, repr=False)  # compute_once's memo, this run only
     progress: Callable[[pg.ProgressEvent], None] | None = field(default=None, repr=False)
+    # annotate_cached's memo, this run only: cache namespace -> {text: annotation}; two metrics on one back-end
+    # (f1chexbert and sembscore) share one model pass even without a disk cache (--no-cache)
+    annotations: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def warn(self, metric: str, message: str) -> None:
         """Record a warning (truncations, empty reports, unparsed answers): counted, never silent."""

@@ -25,16 +25,26 @@ whole reference corpus given to ``compute_stats`` (as ``bert_score.score`` compu
 stay fixed when rows are resampled: ``aggregate`` is the plain mean of the per-report values, which equals
 bert-score's output on the full corpus. Embeddings are computed once per distinct text (sorted by length,
 batched) and cached on disk keyed by the model's identity (name, layer, digest of its files) and the text.
+
+``preset="cxr"`` is BERTScore as CXR-Report-Metric computes it (``CXRMetric/run_eval.py``,
+``add_bertscore_col``: ``BERTScorer(model_type="distilroberta-base", lang="en", rescale_with_baseline=True,
+idf=USE_IDF, idf_sents=<references>)``): distilroberta-base at bert-score's layer 5, rescaled with bert-score's
+``distilroberta-base.tsv`` baseline, IDF off by default, and runs of spaces collapsed to one
+(``re.sub(' +', ' ', text)``) in predictions and references; keys ``bertscore_cxr_p/r/f1``. With IDF on, the idf
+weights come from an explicit corpus (``idf_corpus``: a file of texts, its digest in the signature) or, by
+default, from all references of the run (``idf_corpus:refs`` and the run's references digest in the signature);
+never from a batch, so a report's score does not depend on how the run is split when a corpus is given.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -66,6 +76,17 @@ MODEL_FILES: tuple[tuple[str, str], ...] = (
     ("vocab.txt", "WordPiece vocabulary"),
     ("model.safetensors", "model weights"),
 )
+# byte-level BPE models (RoBERTa family, e.g. the CXR preset's distilroberta-base) have these instead
+BPE_MODEL_FILES: tuple[tuple[str, str], ...] = (
+    ("config.json", "model configuration"),
+    ("vocab.json", "BPE vocabulary"),
+    ("merges.txt", "BPE merges"),
+    ("model.safetensors", "model weights"),
+)
+# what preset="cxr" fixes (CXR-Report-Metric run_eval.add_bertscore_col)
+CXR_PRESET = {"model_type": "distilroberta-base", "num_layers": 5, "rescale_with_baseline": True, "lang": "en"}
+CXR_KEYS = ("bertscore_cxr_p", "bertscore_cxr_r", "bertscore_cxr_f1")
+_SPACES = re.compile(r" +")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 IDENTITY_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
                   "special_tokens_map.json", *WEIGHT_FILES)
@@ -90,6 +111,45 @@ class BertScoreConfig:
     batch_size: int = option(64, in_signature=False, help="texts per forward pass (and pairs per matching batch)")
     device: str = option("auto", in_signature=False, help="'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1'",
                          check=torch_device)
+    preset: Literal["default", "cxr"] = option(
+        "default", in_signature=False, help="cxr: CXR-Report-Metric's BERTScore (distilroberta-base, layer 5, "
+        "rescaled, spaces collapsed; keys bertscore_cxr_*); in the signature when not default")
+    idf_corpus: str | None = option(None, in_signature=False, help="with idf: a file of texts (.txt one per line, "
+                                    "or JSONL/JSON/CSV with a report field) whose idf weights are used instead of "
+                                    "the run's references; its digest goes into the signature",
+                                    check=lambda v: None if v is None or Path(str(v)).expanduser().is_file()
+                                    else f"file {v} does not exist")
+
+
+def read_idf_corpus(path: str) -> list[str]:
+    """The texts of an idf corpus file: one per non-empty line of a .txt file, else the reports of a report file."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"bertscore.idf_corpus {file} does not exist")
+    if file.suffix.lower() == ".txt":
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"bertscore.idf_corpus {file}: cannot read it ({exc})") from None
+        texts = [ln for ln in lines if ln.strip()]
+    else:
+        from ..inputs import as_report_set
+
+        texts = list(as_report_set(str(file), role="idf corpus").texts.values())
+    if not texts:
+        raise ConfigError(f"bertscore.idf_corpus {file} holds no text")
+    return texts
+
+
+def corpus_digest(texts: list[str]) -> str:
+    """sha256 prefix over the corpus texts, in order (what the signature records)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()[:12]
 
 
 def bundled_baseline(lang: str, model_type: str) -> Path | None:
@@ -173,6 +233,10 @@ class BertScore(ModelMetric):
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
+        self.keys = type(self).keys
+        self._corpus: list[str] | None = None
+        if self.config.preset == "cxr":
+            self._apply_cxr_preset()
         if self.config.num_layers is None:
             layers = DEFAULT_LAYERS.get(self.config.model_type)
             if layers is None:
@@ -184,16 +248,49 @@ class BertScore(ModelMetric):
 
     def blocks_reason(self) -> str | None:
         """Why the statistics cannot be computed block by block (``rrg_eval.distributed``), or None."""
-        if self.config.idf:
+        if self.config.idf and not self.config.idf_corpus:
             return "with idf=True the idf weights come from the whole reference corpus"
         return None
+
+    def _apply_cxr_preset(self) -> None:
+        """Fix the CXR preset's model, layer and rescaling; an explicit conflicting option is a ConfigError."""
+        defaults = BertScoreConfig()
+        for name, value in CXR_PRESET.items():
+            given = getattr(self.config, name)
+            if given not in (value, getattr(defaults, name)):
+                raise ConfigError(f"bertscore.preset=cxr fixes {name}={value!r} (CXR-Report-Metric); it cannot be "
+                                  f"combined with bertscore.{name}={given!r}")
+        self.config = replace(self.config, **CXR_PRESET)
+        self.keys = CXR_KEYS
+        self.key_kinds = dict.fromkeys(CXR_KEYS, "score")
+
+    def signature_fields(self) -> list[str]:
+        """The options, then ``preset:cxr`` and, with idf, where the idf weights come from."""
+        fields = super().signature_fields()
+        if self.config.preset != "default":
+            fields.append(f"preset:{self.config.preset}")
+        if self.config.idf and self.config.idf_corpus:
+            fields.append(f"idf_corpus:{corpus_digest(self._idf_corpus())}")
+        elif self.config.idf and self.config.preset != "default":
+            fields.append("idf_corpus:refs")
+        return fields
+
+    def _idf_corpus(self) -> list[str]:
+        """The explicit idf corpus, read once."""
+        if self._corpus is None:
+            self._corpus = read_idf_corpus(str(self.config.idf_corpus))
+        return self._corpus
+
+    def _prepare(self, text: str) -> str:
+        """What bert-score receives: the text, with runs of spaces collapsed under the cxr preset; stripped."""
+        return (_SPACES.sub(" ", text) if self.config.preset == "cxr" else text).strip()
 
     # -- availability and weights --------------------------------------------------------------------------
     def required_weights(self) -> list[WeightRequest]:
         if self.config.model_path:
             return []
-        return [WeightRequest(self.config.model_type, f, f"{what} of the BERTScore model")
-                for f, what in MODEL_FILES]
+        files = BPE_MODEL_FILES if "roberta" in self.config.model_type else MODEL_FILES
+        return [WeightRequest(self.config.model_type, f, f"{what} of the BERTScore model") for f, what in files]
 
     def unavailable_reason(self) -> str | None:
         reason = super().unavailable_reason()
@@ -296,16 +393,18 @@ class BertScore(ModelMetric):
     def compute_stats(self, *, predictions: list[str], references: list[str], ids: list[str],
                       context: RunContext) -> Stats:
         if not references:
-            return {k: np.zeros(0) for k in self.keys}
+            return {k: np.zeros(0) for k in type(self).keys}
         count_empty(predictions, references, self.name, context)
-        hyps = [p.strip() for p in predictions]
-        refs = [r.strip() for r in references]
+        hyps = [self._prepare(p) for p in predictions]
+        refs = [self._prepare(r) for r in references]
+        corpus = [self._prepare(t) for t in self._idf_corpus()] if self.config.idf and self.config.idf_corpus \
+            else None
         enc = self.encodings(list(dict.fromkeys(hyps + refs)), context)
         truncated = sum(1 for t in enc.values() if t[2])
         if truncated:
             limit = self._encoder.max_length if self._encoder is not None else "the model's maximum"
             context.warn(self.name, f"{truncated} text(s) longer than {limit} tokens truncated, as bert-score does")
-        weights = self._token_weights(refs, enc)
+        weights = self._token_weights(refs, enc, corpus)
         unit = {t: _unit_rows(e[1]) for t, e in enc.items()}
         tok_w = {t: weights(e[0]) for t, e in enc.items()}
         rows = len(refs)
@@ -326,28 +425,43 @@ class BertScore(ModelMetric):
         values = out.astype(np.float64)
         return {"bertscore_p": values[:, 0], "bertscore_r": values[:, 1], "bertscore_f1": values[:, 2]}
 
-    def _token_weights(self, refs: list[str], enc: dict[str, tuple[np.ndarray, np.ndarray, bool]]) -> Any:
-        """A function: token ids -> float32 weights (idf from the reference rows, or 1 with [CLS]/[SEP] at 0)."""
+    def _stat_keys(self) -> zip:
+        """(output key, statistics key) pairs: the statistics always use the default key names."""
+        return zip(self.keys, type(self).keys)
+
+    def _token_weights(self, refs: list[str], enc: dict[str, tuple[np.ndarray, np.ndarray, bool]],
+                       corpus: list[str] | None = None) -> Any:
+        """A function: token ids -> float32 weights (idf from the reference rows, or from ``corpus`` when given,
+        or 1 with [CLS]/[SEP] at 0)."""
         any_ids = next(iter(enc.values()))[0]
         special = {int(any_ids[0]), int(any_ids[-1])}
         if not self.config.idf:
             def plain(ids: np.ndarray) -> np.ndarray:
                 return np.array([0.0 if int(t) in special else 1.0 for t in ids], dtype=np.float32)
             return plain
-        n_docs = len(refs)
         df: Counter[int] = Counter()
-        for text in refs:
-            df.update(set(int(t) for t in enc[text][0]))
+        if corpus is None:
+            n_docs = len(refs)
+            for text in refs:
+                df.update(set(int(t) for t in enc[text][0]))
+        else:  # only the tokenizer is needed (bert-score's get_idf_dict on idf_sents)
+            n_docs = len(corpus)
+            unique = list(dict.fromkeys(corpus))
+            ids = dict(zip(unique, (t for t, _ in self.backend().tokenize(unique))))
+            for text in corpus:
+                df.update(set(int(t) for t in ids[text]))
         unseen = math.log(n_docs + 1)
         idf = {tok: math.log((n_docs + 1) / (c + 1)) for tok, c in df.items()}
+        if corpus is not None:  # bert-score sets them to 0 (BERTScorer / score: idf_dict[sep] = idf_dict[cls] = 0)
+            idf.update(dict.fromkeys(special, 0.0))
 
         def weighted(ids: np.ndarray) -> np.ndarray:
             return np.array([idf.get(int(t), unseen) for t in ids], dtype=np.float32)
         return weighted
 
     def aggregate(self, stats: Stats) -> dict[str, float]:
-        return {k: float(np.mean(stats[k])) if len(stats[k]) else 0.0 for k in self.keys}
+        return {k: float(np.mean(stats[s])) if len(stats[s]) else 0.0 for k, s in self._stat_keys()}
 
     def per_report(self, stats: Stats) -> dict[str, np.ndarray]:
-        return {k: np.asarray(stats[k], dtype=float) for k in self.keys}
+        return {k: np.asarray(stats[s], dtype=float) for k, s in self._stat_keys()}
 

@@ -184,16 +184,21 @@ class ModelMetric(Metric):
         that is readable but not enough (e.g. labels stored without the vector a caller needs): it is
         recomputed. Unreadable entries are counted in a warning; a
         corrupt cache file moved aside, or a cache that could not be used (locked, disk full, read-only), is
-        reported from the cache's structured flags.
+        reported from the cache's structured flags. Annotations are also kept in the run's memo
+        (``context.annotations``, per namespace), so a second metric on the same back-end and weights reuses
+        them in the same run even without a disk cache (counted as cached).
         """
         unique = list(dict.fromkeys(texts))
         counts = AnnotateCounts(unique=len(unique))
-        cache = AnnotationCache(context.cache_dir, namespace or self.cache_namespace(context.cache_dir))
-        found: dict[str, T] = {}
+        space = namespace or self.cache_namespace(context.cache_dir)
+        memo = context.annotations.setdefault(space, {})
+        found: dict[str, T] = {t: memo[t] for t in unique
+                               if t in memo and (accept is None or accept(memo[t]))}
+        cache = AnnotationCache(context.cache_dir, space)
         try:
-            keys = {t: text_key(t) for t in unique}
-            stored = cache.get_many(keys.values())
-            for text in unique:
+            keys = {t: text_key(t) for t in unique if t not in found}
+            stored = cache.get_many(keys.values()) if keys else {}
+            for text in keys:
                 blob = stored.get(keys[text])
                 if blob is None:
                     continue
@@ -236,6 +241,7 @@ class ModelMetric(Metric):
                     report(counts.computed)
         finally:
             cache.close()
+        memo.update(found)
         if counts.unreadable:
             context.warn(self.name, f"{counts.unreadable} unreadable cache entr"
                          f"{'y' if counts.unreadable == 1 else 'ies'} (damaged) recomputed")

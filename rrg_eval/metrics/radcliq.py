@@ -70,6 +70,9 @@ class RadCliQConfig:
 
     idf: bool = option(False, help="BERTScore feature with IDF weights (CXR-Report-Metric's USE_IDF; ReXrank: "
                        "off, RadEval: on)")
+    idf_corpus: str | None = option(None, in_signature=False, help="with idf: the BERTScore feature's idf corpus "
+                                    "(a file of texts; default: the run's references); its digest is in the "
+                                    "signature")
     device: str = option("auto", in_signature=False, help="torch device of the model components", check=torch_device)
 
 
@@ -92,10 +95,9 @@ class RadCliQ(CompositeMetric):
         device = self.config.device
         return [
             Component("radgraph_combined", "radgraph_combined", {"model_type": "radgraph", "device": device}),
-            Component("bertscore", "bertscore_cxr_f1", {"preset": "cxr", "idf": self.config.idf, "device": device},
-                      missing="the BERTScore CXR preset (distilroberta-base, rescaled) is still to be added"),
-            Component("sembscore", "sembscore", {"device": device},
-                      missing="SembScore (CheXbert [CLS] cosine) is still to be added"),
+            Component("bertscore", "bertscore_cxr_f1", {"preset": "cxr", "idf": self.config.idf, "device": device,
+                                                        "idf_corpus": self.config.idf_corpus}),
+            Component("sembscore", "sembscore", {"device": device}),
             Component("bleu2_cxr", "bleu2_cxr"),
         ]
 

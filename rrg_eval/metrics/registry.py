@@ -28,6 +28,7 @@ BUILTIN: dict[str, str] = {
     "json_overlap": "rrg_eval.metrics.json_overlap:JsonOverlap",
     "bertscore": "rrg_eval.metrics.bertscore:BertScore",
     "f1chexbert": "rrg_eval.metrics.f1chexbert:F1CheXbert",
+    "sembscore": "rrg_eval.metrics.sembscore:SembScore",
     "radgraph": "rrg_eval.metrics.radgraph:RadGraph",
     "bleu2_cxr": "rrg_eval.metrics.bleu2_cxr:Bleu2Cxr",
     "radgraph_combined": "rrg_eval.metrics.radgraph_combined:RadGraphCombined",

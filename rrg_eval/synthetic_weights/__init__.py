@@ -34,6 +34,7 @@ SYNTHESIZERS: dict[str, str] = {
     "bertscore": "rrg_eval.synthetic_weights.bertscore:synthesize",
     "chexbert": "rrg_eval.synthetic_weights.chexbert:synthesize",
     "crimson": "rrg_eval.synthetic_weights.crimson:synthesize",
+    "distilroberta": "rrg_eval.synthetic_weights.distilroberta:synthesize",
     "green": "rrg_eval.synthetic_weights.green:synthesize",
     "radgraph": "rrg_eval.synthetic_weights.radgraph:synthesize",
     "ratescore": "rrg_eval.synthetic_weights.ratescore:synthesize",

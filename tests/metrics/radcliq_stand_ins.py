@@ -42,5 +42,6 @@ def stand_in(metric_name: str, key: str, **fields: Any) -> type[Metric]:
 
 
 FakeSembScore = stand_in("sembscore", "sembscore", device="auto")
-FakeBertScore = stand_in("bertscore", "bertscore_cxr_f1", preset="default", idf=False, device="auto")
+FakeBertScore = stand_in("bertscore", "bertscore_cxr_f1", preset="default", idf=False, idf_corpus=None,
+                         device="auto")
 FakeRadGraph = stand_in("radgraph_combined", "radgraph_combined", model_type="radgraph", device="auto")

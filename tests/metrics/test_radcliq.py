@@ -1,6 +1,7 @@
 """``radcliq``: the published composite against the reference formula (scikit-learn's StandardScaler and
 LinearRegression, as ``CXRMetric/run_eval.py`` applies them), the constants against RadEval's copy, and the
-composite orchestration (components declared, computed once, unavailable while missing).
+composite orchestration (components declared, computed once, unavailable without their weights), and radcliq
+end to end on the real components with synthetic weights (slow).
 
 RadEval's pinned per-pair values (``tests/test_radcliq.py``: 0.8346, 0.0416, 0.3987 on three pairs) come from
 the real weights of all four components and RadEval does not give the feature vectors behind them, so they cannot
@@ -9,6 +10,7 @@ be checked without those weights; the formula is checked on fixed feature vector
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,11 +86,16 @@ def test_aggregate_inverse_and_sign_problem() -> None:
     assert metric.lower_is_better == {"radcliq_v1", "radcliq_v0"}
 
 
-def test_unavailable_until_components_exist() -> None:
+def test_unavailable_without_component_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every component exists now; without their weights (offline, empty model folder) radcliq says which."""
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     metric = rrg_eval.load_metric("radcliq")
+    assert [type(m).__name__ for m in metric.component_metrics()] == ["RadGraphCombined", "BertScore", "SembScore",
+                                                                      "Bleu2Cxr"]
     reason = metric.unavailable_reason()
-    assert reason is not None and "sembscore" in reason and "bertscore_cxr_f1" in reason
-    with pytest.raises(MetricUnavailable, match="sembscore"):
+    assert reason is not None and reason.startswith("component ") and "cannot run" in reason
+    with pytest.raises(MetricUnavailable, match="component"):
         rrg_eval.score(predictions=["a"], references=["a"], metrics=["radcliq"], use_cache=False)
     result = rrg_eval.score(predictions=["a b"], references=["a b"], metrics=None, use_cache=False)
     assert "radcliq" in result.unavailable
@@ -147,3 +154,48 @@ def test_compute_once_memo(stand_ins: None, stand_in_calls: dict[str, int]) -> N
     assert stand_in_calls["sembscore"] == 2  # other pairs
     compute_once(load_metric("sembscore"), **{**args, "context": RunContext()})
     assert stand_in_calls["sembscore"] == 3  # another run
+
+
+# -- end to end on the real components (tiny synthetic weights) ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_radcliq_on_real_components(cxr_models: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                    iu_pairs: tuple[list[str], list[str], list[str]]) -> None:
+    """radcliq with its components and f1chexbert in one run: each component once, one CheXbert pass, the
+    composite equal to the reference formula on the components' own per-report values; the rexrank suite."""
+    from rrg_eval.metrics.f1chexbert import F1CheXbert
+
+    monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(cxr_models))
+    passes: list[int] = []
+    original = F1CheXbert.load_backend
+
+    def counting(self: F1CheXbert) -> Any:
+        backend = original(self)
+        run = backend.run
+
+        def counted(texts: list[str]) -> Any:
+            passes.append(len(texts))
+            return run(texts)
+
+        backend.run = counted
+        return backend
+
+    monkeypatch.setattr(F1CheXbert, "load_backend", counting)
+    ids, preds, refs = (list(x[:40]) for x in iu_pairs)
+    result = rrg_eval.score(predictions=dict(zip(ids, preds)), references=dict(zip(ids, refs)), use_cache=False,
+                            device="cpu", metrics=["radcliq", "bleu2_cxr", "sembscore", "radgraph_combined",
+                                                   "bertscore", "f1chexbert"], bertscore={"preset": "cxr"})
+    assert not result.errors, result.errors
+    assert passes == [len(set(t.strip() for t in preds + refs))]  # one CheXbert pass for sembscore + f1chexbert
+    features = np.column_stack([result.per_report_values[k] for k in ("radgraph_combined", "bertscore_cxr_f1",
+                                                                      "sembscore", "bleu2_cxr")])
+    v1, v0 = sklearn_reference(features)
+    assert np.abs(result.per_report_values["radcliq_v1"] - v1).max() <= 1e-9
+    assert np.abs(result.per_report_values["radcliq_v0"] - v0).max() <= 1e-9
+    suite = rrg_eval.score(predictions=dict(zip(ids, preds)), references=dict(zip(ids, refs)), use_cache=False,
+                           device="cpu", suite="rexrank")
+    assert not suite.errors, suite.errors
+    for key in ("bleu2_cxr", "bertscore_cxr_f1", "sembscore", "radgraph_combined", "radcliq_v1"):
+        assert suite.scores[key] == pytest.approx(result.scores[key], abs=1e-12), key
+    assert ("radcliq_v1_inverse" in suite.scores) == (suite.scores["radcliq_v1"] > 0)

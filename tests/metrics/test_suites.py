@@ -113,3 +113,18 @@ def test_cli_compare_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
           "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert data["suite"]["name"] == "rexrank" and data["suite"]["version"] == "1"
+
+
+def test_compare_suite_api() -> None:
+    """``rrg_eval.compare(suite=...)``: the suite's metrics and options, its name and version in the output."""
+    other = {k: v + " Stable." for k, v in REFS.items()}
+    board = rrg_eval.compare(systems={"a": PREDS, "b": other}, references=REFS, suite="rexrank", use_cache=False,
+                             resamples=50)
+    assert board.suite is not None and board.suite["name"] == "rexrank" and board.suite["version"] == "1"
+    assert "bleu2_cxr" in board.keys
+    assert json.loads(board.to_json())["suite"]["columns"][0]["key"] == "bleu2_cxr"
+    with pytest.raises(ConfigError, match="either metrics or suite"):
+        rrg_eval.compare(systems={"a": PREDS, "b": other}, references=REFS, suite="rexrank", metrics=["bleu"])
+    plain = rrg_eval.compare(systems={"a": PREDS, "b": other}, references=REFS, metrics=["bleu2_cxr"],
+                             use_cache=False, resamples=50)
+    assert plain.suite is None and "suite" not in json.loads(plain.to_json())
