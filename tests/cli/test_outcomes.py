@@ -19,7 +19,7 @@ B = {"r1": "heart size normal", "r2": "the lungs are clear", "r3": "no pneumotho
 
 ROUGE_NOTE = "option rouge.use_stemmer ignored: rouge is not among the selected metrics (bleu)"
 BATCH_NOTE = ("option batch_size ignored: no selected metric uses it (bleu); it applies to bertscore, f1chexbert, "
-              "radgraph, radgraph_combined, ratescore, green, crimson")
+              "sembscore, radgraph, radgraph_combined, ratescore, green, crimson")
 
 
 def _write(path: Path, texts: dict[str, str]) -> Path:
@@ -120,8 +120,8 @@ def test_score_table_notes_fit_the_width(inputs, capsys, monkeypatch) -> None:  
     out = capsys.readouterr().out
     assert out.endswith("warnings:\n"
                         "  option batch_size ignored: no selected metric uses it (bleu); it applies to\n"
-                        "    bertscore, f1chexbert, radgraph, radgraph_combined, ratescore, green,\n"
-                        "    crimson\n")
+                        "    bertscore, f1chexbert, sembscore, radgraph, radgraph_combined, ratescore,\n"
+                        "    green, crimson\n")
     monkeypatch.delenv("COLUMNS")  # not a terminal (captured): one line per note
     assert main(["score", str(a), str(refs), "--no-cache", "--metrics", "bleu", "--batch-size", "3"]) == 0
     assert capsys.readouterr().out.endswith(f"warnings:\n  {BATCH_NOTE}\n")
