@@ -125,7 +125,10 @@ class ModelMetric(Metric):
         return {"weights": f"synthetic-{prefix}" if self.synthetic() else prefix}
 
     def cache_namespace(self, cache_dir: Path | None = None) -> str:
-        return f"{self.cache_label()}-{self.weights_digest(cache_dir)[:16]}"
+        """``<label>-<digest>``, plus ``-<precision>`` for a reduced-precision run (its own entries)."""
+        from ..backends.precision import cache_suffix
+
+        return f"{self.cache_label()}-{self.weights_digest(cache_dir)[:16]}{cache_suffix(self.precision)}"
 
     # -- device and back-end ------------------------------------------------------------------------------
     def device(self) -> str:
@@ -136,6 +139,11 @@ class ModelMetric(Metric):
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def precision(self) -> str:
+        """The configured encoder precision (``rrg_eval.backends.precision``); fp32 for metrics without one."""
+        return str(getattr(self.config, "precision", "fp32"))
 
     @property
     def batch_size(self) -> int:
