@@ -155,6 +155,9 @@ def main() -> None:
         sys.exit("set RRG_EVAL_MODEL_DIR to a folder written by `rrg-eval models synth KIND DIR --size base`")
     import torch
 
+    from rrg_eval.backends import precision
+
+    precision.REFUSED_ON_CPU.clear()  # measure the modes that rrg-eval refuses on the CPU (this process only)
     torch.set_num_threads(args.threads)
     preds, refs = iu_pairs(args.n)
     load_before = os.getloadavg()

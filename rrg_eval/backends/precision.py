@@ -6,12 +6,13 @@ weights; the small heads on top stay in float32, and each back-end casts the enc
 so only the encoder's arithmetic changes.
 
 * ``fp32``: the weights as loaded; the numbers equal the reference packages (the default).
-* ``bf16``: encoder weights and activations in bfloat16 (``module.to(torch.bfloat16)``). On CPU this uses
-  AVX-512 BF16 kernels where the CPU has them; on a GPU it is the usual mixed-precision inference.
+* ``bf16``: encoder weights and activations in bfloat16 (``module.to(torch.bfloat16)``); on a GPU the usual
+  reduced-precision inference. On the CPU it is refused (:data:`REFUSED_ON_CPU`: it missed the target).
 * ``fp16``: encoder in float16; GPU only (CPU float16 matmuls are slow and refused).
 * ``int8``: dynamic quantisation of every ``torch.nn.Linear`` of the encoder
   (``torch.ao.quantization.quantize_dynamic``, int8 weights, activations quantised per batch, VNNI kernels);
-  CPU only (refused on a GPU, where PyTorch has no dynamic-quantisation kernels).
+  a CPU mode (PyTorch has no GPU kernels for it), but refused there too (:data:`REFUSED_ON_CPU`: it missed the
+  target); kept so that ``benchmarks/bench_precision.py`` can measure it again on other CPUs or real weights.
 
 The measured speed-ups and agreement with fp32 are in ``benchmarks/RESULTS.md`` (``bench_precision.py``) and the
 metric cards (``docs/metrics.md``). The precision is an option of each metric's config, so it is in the
@@ -27,8 +28,15 @@ from ..errors import ConfigError
 
 Precision = Literal["fp32", "bf16", "fp16", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
-HELP = ("encoder arithmetic: fp32 (default, equal to the reference), bf16 (CPU with AVX-512 BF16, or GPU), "
-        "fp16 (GPU only), int8 (dynamic quantisation, CPU only); see docs/metrics.md for the measured effect")
+HELP = ("encoder arithmetic: fp32 (default, equal to the reference); on a GPU bf16 or fp16; bf16 and int8 on the "
+        "CPU are refused (they missed the issue-17 target, see docs/metrics.md#reduced-precision-precision)")
+# Modes measured on the CPU against issue 17's target (>= 2x faster, <= 0.5 % CheXbert label flips, |delta| <= 0.005
+# on every corpus key) that missed it: refused on the CPU, with the measurement (benchmarks/bench_precision.py,
+# benchmarks/RESULTS.md). bench_precision.py empties this mapping to measure them; nothing else should.
+REFUSED_ON_CPU: dict[str, str] = {
+    "bf16": "measured 1.1x faster than fp32 with 2.7 % CheXbert label flips (target: 2x, 0.5 %)",
+    "int8": "measured 1.5x faster than fp32 with 14 % CheXbert label flips (target: 2x, 0.5 %)",
+}
 
 
 def check(precision: str, device: Any, *, metric: str = "") -> None:
@@ -40,7 +48,10 @@ def check(precision: str, device: Any, *, metric: str = "") -> None:
     if precision == "int8" and kind != "cpu":
         raise ConfigError(f"{where}=int8 runs on the CPU only (dynamic quantisation); on {kind} use bf16 or fp16")
     if precision == "fp16" and kind == "cpu":
-        raise ConfigError(f"{where}=fp16 needs a GPU; on the CPU use bf16 or int8")
+        raise ConfigError(f"{where}=fp16 needs a GPU; on the CPU use fp32")
+    if kind == "cpu" and precision in REFUSED_ON_CPU:
+        raise ConfigError(f"{where}={precision} is refused on the CPU: {REFUSED_ON_CPU[precision]}; use fp32 "
+                          "(see benchmarks/RESULTS.md, 'reduced precision')")
 
 
 def prepare(module: Any, precision: str, device: Any, *, metric: str = "") -> Any:

@@ -71,6 +71,10 @@ class ModelMetric(Metric):
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
+        if self.precision != "fp32" and getattr(self.config, "device", "auto") != "auto":
+            from ..backends.precision import check
+
+            check(self.precision, self.config.device, metric=self.name)  # a refused mode fails before any work
         self._backend: Any = None
         self._weights: list[Path] | None = None
         self._digest: str | None = None

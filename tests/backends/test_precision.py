@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rrg_eval.backends import precision
 from rrg_eval.backends.precision import PRECISIONS, cache_suffix, check
 from rrg_eval.errors import ConfigError
 from rrg_eval.metrics.registry import load_metric
@@ -15,7 +16,23 @@ PREDS = ["Heart size is normal. No pleural effusion.", "Mild cardiomegaly with s
 REFS = ["The heart is enlarged. Small effusion.", "No acute cardiopulmonary process.", "Lungs are clear."]
 
 
-def test_check_refuses_what_the_device_cannot_run() -> None:
+@pytest.fixture()
+def measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lift the CPU refusals, as benchmarks/bench_precision.py does, to exercise the reduced-precision paths."""
+    monkeypatch.setattr(precision, "REFUSED_ON_CPU", {})
+
+
+def test_cpu_modes_that_missed_the_target_are_refused_with_the_measurement() -> None:
+    assert set(precision.REFUSED_ON_CPU) == {"bf16", "int8"}
+    for mode in ("bf16", "int8"):
+        with pytest.raises(ConfigError, match=f"f1chexbert.precision={mode} is refused on the CPU: measured"):
+            check(mode, "cpu", metric="f1chexbert")
+        with pytest.raises(ConfigError, match="refused on the CPU"):  # at config time, before any work
+            load_metric("radgraph", device="cpu", precision=mode)
+    check("bf16", "cuda")
+
+
+def test_check_refuses_what_the_device_cannot_run(measured: None) -> None:
     for p in ("fp32", "bf16", "int8"):
         check(p, "cpu")
     for p in ("fp32", "bf16", "fp16"):
@@ -30,7 +47,7 @@ def test_check_refuses_what_the_device_cannot_run() -> None:
 
 
 @pytest.mark.parametrize("name", ["f1chexbert", "radgraph", "bertscore"])
-def test_option_in_signature_and_refused_when_unknown(name: str) -> None:
+def test_option_in_signature_and_refused_when_unknown(name: str, measured: None) -> None:
     metric = load_metric(name)
     assert metric.config.precision == "fp32"
     assert "|prec:fp32" in metric.signature()
@@ -57,18 +74,18 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", ["f1chexbert", "radgraph", "bertscore"])
 def test_reduced_precision_runs_signs_and_caches_apart(name: str, models: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch, measured: None) -> None:
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(models))
     cache = tmp_path / "cache"
-    for precision in ("fp32", "int8", "bf16"):
-        metric = load_metric(name, device="cpu", precision=precision)
+    for mode in ("fp32", "int8", "bf16"):
+        metric = load_metric(name, device="cpu", precision=mode)
         try:
             result = metric.compute(predictions=PREDS, references=REFS, cache_dir=cache)
             namespace = metric.cache_namespace(cache)
         finally:
             metric.close()
-        assert f"|prec:{precision}|" in result.signature
-        assert namespace.endswith(cache_suffix(precision)) and (precision == "fp32") == (
+        assert f"|prec:{mode}|" in result.signature
+        assert namespace.endswith(cache_suffix(mode)) and (mode == "fp32") == (
             not namespace.endswith(("-int8", "-bf16")))
         assert all(np.isfinite(v) for v in result.scores.values())
     # every precision computed its own entries (nothing was read from another precision's namespace)
@@ -87,7 +104,8 @@ def test_default_fp32_numbers_unchanged(models: Path, tmp_path: Path, monkeypatc
     assert all(p.dtype == torch.float32 for p in bert.parameters())
 
 
-def test_int8_quantises_every_linear_of_the_encoder(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_int8_quantises_every_linear_of_the_encoder(models: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   measured: None) -> None:
     monkeypatch.setenv("RRG_EVAL_MODEL_DIR", str(models))
     metric = load_metric("radgraph", device="cpu", precision="int8")
     encoder = metric.backend().encoder
