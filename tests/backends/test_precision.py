@@ -23,13 +23,14 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cpu_modes_that_missed_the_target_are_refused_with_the_measurement() -> None:
-    assert set(precision.REFUSED_ON_CPU) == {"bf16", "int8"}
+    assert set(precision.REFUSED_ON_CPU["f1chexbert"]) == {"bf16", "int8"}
     for mode in ("bf16", "int8"):
         with pytest.raises(ConfigError, match=f"f1chexbert.precision={mode} is refused on the CPU: measured"):
             check(mode, "cpu", metric="f1chexbert")
         with pytest.raises(ConfigError, match="refused on the CPU"):  # at config time, before any work
-            load_metric("radgraph", device="cpu", precision=mode)
-    check("bf16", "cuda")
+            load_metric("f1chexbert", device="cpu", precision=mode)
+    check("bf16", "cuda", metric="f1chexbert")
+    check("int8", "cpu", metric="bertscore")  # met the target
 
 
 def test_check_refuses_what_the_device_cannot_run(measured: None) -> None:
