@@ -31,6 +31,7 @@ def test_cpu_modes_that_missed_the_target_are_refused_with_the_measurement() -> 
             load_metric("f1chexbert", device="cpu", precision=mode)
     check("bf16", "cuda", metric="f1chexbert")
     check("int8", "cpu", metric="bertscore")  # met the target
+    check("bf16", "cpu", metric="bertscore")
 
 
 def test_check_refuses_what_the_device_cannot_run(measured: None) -> None:
