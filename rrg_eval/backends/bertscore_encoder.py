@@ -87,9 +87,12 @@ def _load_error(folder: Path, exc: BaseException) -> Exception:
 class Encoder:
     """Tokenizer and truncated model of one folder: texts -> token ids -> contextual embeddings."""
 
-    def __init__(self, folder: Path, num_layers: int, device: str, batch_size: int) -> None:
+    def __init__(self, folder: Path, num_layers: int, device: str, batch_size: int, precision: str = "fp32") -> None:
+        """Load ``folder``'s tokenizer and model cut after ``num_layers``; ``precision``: see backends.precision."""
         import torch
         from transformers import AutoModel, AutoTokenizer
+
+        from .precision import check, prepare
 
         self.torch = torch
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -99,6 +102,7 @@ class Encoder:
                                        ("cpu" if device == "auto" else device))
         except RuntimeError as exc:
             raise ConfigError(f"bertscore.device: {exc}") from None
+        check(precision, self.device, metric="bertscore")
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         if type(tokenizer).__name__.lower().startswith(("roberta", "gpt2")):
             tokenizer = AutoTokenizer.from_pretrained(str(folder), add_prefix_space=True)
@@ -113,7 +117,7 @@ class Encoder:
             raise _load_error(folder, exc) from None
         model.eval()
         model = _truncate_layers(model, num_layers).float()
-        self.model = model.to(self.device)
+        self.model = prepare(model.to(self.device), precision, self.device, metric="bertscore")
         limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
         if limit <= 0 or limit > 100_000:  # no model_max_length: bert-score 0.3.13 then cuts at 512
             limit = min(512, int(getattr(model.config, "max_position_embeddings", 512)))

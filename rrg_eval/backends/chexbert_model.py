@@ -72,11 +72,16 @@ def load_state_dict(path: Path) -> dict[str, Any]:
 class CheXbertModel:
     """The CheXbert labeler ready for inference: ``classes(texts)`` -> (n, 14) int array of class indices."""
 
-    def __init__(self, checkpoint: Path, bert_dir: Path, *, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(self, checkpoint: Path, bert_dir: Path, *, device: str = "cpu", batch_size: int = 32,
+                 precision: str = "fp32") -> None:
+        """Load the labeler; ``precision`` (``rrg_eval.backends.precision``) applies to the encoder only."""
         import torch
         from transformers import BertConfig, BertModel, BertTokenizer
 
+        from .precision import check, prepare
+
         self.device = torch.device(device)
+        check(precision, self.device, metric="f1chexbert")
         self.batch_size = max(1, int(batch_size))
         config = BertConfig(**json.loads((bert_dir / "config.json").read_text(encoding="utf-8")))
         state = load_state_dict(checkpoint)
@@ -95,6 +100,7 @@ class CheXbertModel:
         if missing:
             raise MetricError(f"{checkpoint}: {len(missing)} encoder parameter(s) missing, e.g. {missing[:3]}")
         self.bert.to(self.device).eval()
+        self.bert = prepare(self.bert, precision, self.device, metric="f1chexbert")
         self.heads_w = [w.to(self.device, torch.float32) for w, _ in heads]
         self.heads_b = [b.to(self.device, torch.float32) for _, b in heads]
         self.tokenizer = BertTokenizer.from_pretrained(str(bert_dir))  # as the package: vocab + tokenizer_config

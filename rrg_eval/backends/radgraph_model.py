@@ -239,10 +239,15 @@ class RadGraphModel:
 
     def __init__(self, archive: Path | None, model_type: str, encoder_dir: Path | Callable[[str], Path], *,
                  device: str = "cpu", batch_size: int = 16,
-                 loaded: tuple[ArchiveSpec, dict[str, Any]] | None = None) -> None:
-        """Load ``archive`` (or an already parsed ``loaded=(spec, state_dict)``, as the synthesizer does)."""
+                 loaded: tuple[ArchiveSpec, dict[str, Any]] | None = None, precision: str = "fp32") -> None:
+        """Load ``archive`` (or an already parsed ``loaded=(spec, state_dict)``, as the synthesizer does).
+
+        ``precision`` (``rrg_eval.backends.precision``) applies to the encoder; the span heads stay float32.
+        """
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        from .precision import check, prepare
 
         self.model_type = model_type
         if loaded is not None:
@@ -252,6 +257,7 @@ class RadGraphModel:
         else:
             raise ValueError("RadGraphModel needs an archive or loaded=(spec, state)")
         self.device = torch.device(device)
+        check(precision, self.device, metric="radgraph")
         self.batch_size = max(1, int(batch_size))
         if callable(encoder_dir):  # resolve the encoder the archive names
             encoder_dir = encoder_dir(self.spec.encoder_name)
@@ -265,6 +271,7 @@ class RadGraphModel:
         if missing:
             raise MetricError(f"{archive}: encoder weights missing from weights.th: {missing[:5]}")
         self.encoder.eval().to(self.device)
+        self.encoder = prepare(self.encoder, precision, self.device, metric="radgraph")
         ner_ns = f"{model_type}__ner_labels"
         rel_ns = f"{model_type}__relation_labels"
         layers = self.spec.ff_layers
@@ -394,7 +401,7 @@ class RadGraphModel:
                 ids[r, :lengths[i]] = torch.tensor(rows[i], dtype=torch.long)
                 mask[r, :lengths[i]] = 1
             out = self.encoder(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
-            hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
+            hidden = (out[0] if isinstance(out, tuple) else out.last_hidden_state).float()
             for r, i in enumerate(idx):
                 states[i] = hidden[r, :lengths[i]]
         zero = torch.zeros(hidden_size, device=self.device)

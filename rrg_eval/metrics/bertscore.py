@@ -49,6 +49,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..backends.bertscore_encoder import Encoder, decode_entry, encode_entry
+from ..backends.precision import HELP as PRECISION_HELP
+from ..backends.precision import PRECISIONS, Precision
 from ..errors import ConfigError, MetricUnavailable
 from ..option_spec import option, torch_device
 from ..stats import Stats
@@ -104,6 +106,7 @@ class BertScoreConfig:
     idf: bool = option(False, help="weight tokens by idf computed from the references")
     rescale_with_baseline: bool = option(True, sig="rescaled", help="rescale with bert-score's baseline file")
     lang: str = option("en", help="language of the baseline file (bert_score/rescale_baseline/<lang>/)")
+    precision: Precision = option("fp32", sig="prec", help=PRECISION_HELP, choices=PRECISIONS)
     baseline_path: str | None = option(None, in_signature=False,
                                        help="a baseline TSV of your own (its digest goes into the signature)")
     model_path: str | None = option(None, in_signature=False,
@@ -374,7 +377,7 @@ class BertScore(ModelMetric):
     def load_backend(self) -> Encoder:
         try:
             return Encoder(self.resolved_weight_files()[0].parent, int(self.config.num_layers), self.config.device,
-                           self.config.batch_size)
+                           self.config.batch_size, precision=self.config.precision)
         except ImportError as exc:
             raise MetricUnavailable(f"BERTScore needs torch and transformers ({exc}): {INSTALL_HINT}") from None
 

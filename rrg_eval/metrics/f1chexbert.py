@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..backends.precision import HELP as PRECISION_HELP
+from ..backends.precision import PRECISIONS, Precision
 from ..errors import MetricUnavailable
 from ..option_spec import option, torch_device
 from ..stats import Stats
@@ -56,6 +58,7 @@ class F1CheXbertConfig:
     uncertain_as: Literal["positive", "negative"] = option(
         "positive", sig="unc", help="label value of an 'uncertain' finding: positive (f1chexbert 'rrg' mode, "
         "default) or negative (LLaVA-Rad)")
+    precision: Precision = option("fp32", sig="prec", help=PRECISION_HELP, choices=PRECISIONS)
     checkpoint: str | None = option(None, in_signature=False, help="explicit path of chexbert.pth; the signature "
                                     "carries its sha256 instead")
     bert_path: str | None = option(None, in_signature=False, help="explicit folder with bert-base-uncased's "
@@ -144,7 +147,7 @@ class F1CheXbert(ModelMetric):
         from ..backends.chexbert_model import CheXbertModel
 
         return CheXbertModel(self.checkpoint_path(), self._bert_dir(), device=self.device(),
-                             batch_size=self.batch_size)
+                             batch_size=self.batch_size, precision=self.precision)
 
     def model(self) -> Any:
         """The loaded labeler (kept for callers of the previous API)."""

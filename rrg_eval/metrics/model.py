@@ -84,6 +84,10 @@ class ModelMetric(Metric):
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
+        if self.precision != "fp32" and getattr(self.config, "device", "auto") != "auto":
+            from ..backends.precision import check
+
+            check(self.precision, self.config.device, metric=self.name)  # a refused mode fails before any work
         self._backend: Any = None
         self._weights: list[Path] | None = None
         self._digest: str | None = None
@@ -138,7 +142,10 @@ class ModelMetric(Metric):
         return {"weights": f"synthetic-{prefix}" if self.synthetic() else prefix}
 
     def cache_namespace(self, cache_dir: Path | None = None) -> str:
-        return f"{self.cache_label()}-{self.weights_digest(cache_dir)[:16]}"
+        """``<label>-<digest>``, plus ``-<precision>`` for a reduced-precision run (its own entries)."""
+        from ..backends.precision import cache_suffix
+
+        return f"{self.cache_label()}-{self.weights_digest(cache_dir)[:16]}{cache_suffix(self.precision)}"
 
     # -- device and back-end ------------------------------------------------------------------------------
     def device(self) -> str:
@@ -149,6 +156,11 @@ class ModelMetric(Metric):
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def precision(self) -> str:
+        """The configured encoder precision (``rrg_eval.backends.precision``); fp32 for metrics without one."""
+        return str(getattr(self.config, "precision", "fp32"))
 
     @property
     def batch_size(self) -> int:

@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..backends.precision import HELP as PRECISION_HELP
+from ..backends.precision import PRECISIONS, Precision
 from ..errors import MetricUnavailable
 from ..option_spec import option, torch_device
 from ..stats import Stats
@@ -54,6 +56,7 @@ class RadGraphConfig:
                                    "modern-radgraph-xl (archives of StanfordAIMI/RRG_scorers)")
     lowercase: bool = option(False, sig="lower", help="compare entity text lowercased at every reward level "
                              "(the unreleased upstream fix); false = every released radgraph version")
+    precision: Precision = option("fp32", sig="prec", help=PRECISION_HELP, choices=PRECISIONS)
     model_path: str | None = option(None, in_signature=False, help="explicit path of the model archive "
                                     "(<model_type>.tar.gz); the signature carries its sha256 instead")
     encoder_path: str | None = option(None, in_signature=False, help="explicit folder with the encoder's "
@@ -176,7 +179,7 @@ class RadGraph(ModelMetric):
         from ..backends.radgraph_model import RadGraphModel
 
         return RadGraphModel(self.archive_path(), self.config.model_type, self._encoder_dir,
-                             device=self.device(), batch_size=self.batch_size)
+                             device=self.device(), batch_size=self.batch_size, precision=self.precision)
 
     def model(self) -> Any:
         """The loaded RadGraph model (kept for callers of the previous API)."""
