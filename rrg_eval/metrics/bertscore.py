@@ -106,7 +106,7 @@ class BertScoreConfig:
     idf: bool = option(False, help="weight tokens by idf computed from the references")
     rescale_with_baseline: bool = option(True, sig="rescaled", help="rescale with bert-score's baseline file")
     lang: str = option("en", help="language of the baseline file (bert_score/rescale_baseline/<lang>/)")
-    precision: Precision = option("fp32", sig="prec", help=PRECISION_HELP, choices=PRECISIONS)
+    precision: Precision = option("fp32", in_signature=False, help=PRECISION_HELP, choices=PRECISIONS)
     baseline_path: str | None = option(None, in_signature=False,
                                        help="a baseline TSV of your own (its digest goes into the signature)")
     model_path: str | None = option(None, in_signature=False,

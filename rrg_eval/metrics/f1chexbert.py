@@ -58,7 +58,7 @@ class F1CheXbertConfig:
     uncertain_as: Literal["positive", "negative"] = option(
         "positive", sig="unc", help="label value of an 'uncertain' finding: positive (f1chexbert 'rrg' mode, "
         "default) or negative (LLaVA-Rad)")
-    precision: Precision = option("fp32", sig="prec", help=PRECISION_HELP, choices=PRECISIONS)
+    precision: Precision = option("fp32", in_signature=False, help=PRECISION_HELP, choices=PRECISIONS)
     checkpoint: str | None = option(None, in_signature=False, help="explicit path of chexbert.pth; the signature "
                                     "carries its sha256 instead")
     bert_path: str | None = option(None, in_signature=False, help="explicit folder with bert-base-uncased's "

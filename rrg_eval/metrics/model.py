@@ -157,6 +157,14 @@ class ModelMetric(Metric):
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
+    def signature_fields(self) -> list[str]:
+        """The options, then ``prec:<mode>`` for a reduced-precision run (fp32, the reference's, is not written,
+        so signatures and saved runs from before the option existed stay comparable)."""
+        fields = super().signature_fields()
+        if self.precision != "fp32":
+            fields.append(f"prec:{self.precision}")
+        return fields
+
     @property
     def precision(self) -> str:
         """The configured encoder precision (``rrg_eval.backends.precision``); fp32 for metrics without one."""

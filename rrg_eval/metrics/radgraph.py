@@ -56,7 +56,7 @@ class RadGraphConfig:
                                    "modern-radgraph-xl (archives of StanfordAIMI/RRG_scorers)")
     lowercase: bool = option(False, sig="lower", help="compare entity text lowercased at every reward level "
                              "(the unreleased upstream fix); false = every released radgraph version")
-    precision: Precision = option("fp32", sig="prec", help=PRECISION_HELP, choices=PRECISIONS)
+    precision: Precision = option("fp32", in_signature=False, help=PRECISION_HELP, choices=PRECISIONS)
     model_path: str | None = option(None, in_signature=False, help="explicit path of the model archive "
                                     "(<model_type>.tar.gz); the signature carries its sha256 instead")
     encoder_path: str | None = option(None, in_signature=False, help="explicit folder with the encoder's "
