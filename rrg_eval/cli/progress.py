@@ -58,7 +58,7 @@ def describe(event: ProgressEvent, elapsed: float | None = None) -> str:
     elif stage == "answers":
         text = f"judge answers {_count(event)}"
     elif stage == "skipped":
-        text = "no numbers (see the errors and warnings)"
+        text = "no numbers (the reason is listed with the results)"
     elif stage == "resample":
         text = f"resampling {_count(event)} metrics" + (f" ({event.detail})" if event.detail else "")
     elif stage == "download":
