@@ -12,7 +12,7 @@ from ..render import COMPARE_FORMATS
 from .options import add_metric_options, api_options, dry_run_note
 from .progress import add_quiet_argument, progress_from_args
 from .saved_runs import add_compare_arguments, compare_from_runs
-from .suites import add_suite_argument, options_for_compare, with_suite
+from .suites import add_suite_argument, suite_options, take_suite_header, with_suite
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
                   needs={"--plot": [Need("matplotlib", extra)] if args.plot else [],
                          "--format table": [Need("rich", extra)] if args.format == "table" else []})
     sections = [s.strip() for s in args.sections.split(",") if s.strip()] if args.sections else None
-    suite_header = ""
-    if args.suite and not args.runs:
-        options, suite_header = options_for_compare(args.suite, options)
+    suite = args.suite if args.suite and not args.runs else None
+    if suite:  # rrg_eval.compare(suite=...) builds the suite's metrics with their exact options
+        options = suite_options(options)
     if args.runs:
         board = compare_from_runs(args)
     else:
@@ -100,10 +100,12 @@ def run(args: argparse.Namespace) -> int:
             board = compare_api(systems=systems, references=args.refs, test=args.test, resamples=args.resamples,
                                 ci_resamples=args.ci_resamples, seed=args.seed, alpha=args.alpha,
                                 sections=sections, strict=args.strict, adjust=args.adjust,
-                                cluster_field=args.cluster_field, progress=progress or False, **options)
+                                cluster_field=args.cluster_field, suite=suite, progress=progress or False,
+                                **options)
+    suite_header = take_suite_header(board, suite) if suite else ""
     text = render_leaderboard(board, args.format, width=None if args.out else terminal_width())
     if suite_header:
-        text = with_suite(text, args.format, args.suite, suite_header)
+        text = with_suite(text, args.format, suite, suite_header)
     failed: list[str] = []
     if args.plot:
         try:

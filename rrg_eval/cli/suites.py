@@ -40,30 +40,26 @@ def render_score(result: Any, fmt: str, width: int | None = None) -> str:
                               n=result.n)
 
 
-def options_for_compare(name: str, options: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """``compare --suite``: the API options with the suite's metrics and exact options, and a header naming it.
-
-    Metrics of the suite that cannot run here are named in the header and left out.
-    """
-    from .. import option_sources as opts
+def suite_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``compare --suite``: the API options without ``metrics`` (the suite names them); both is a ConfigError."""
     from ..errors import ConfigError
-    from ..suites import build_suite_metrics, get_suite
 
     if options.get("metrics"):
         raise ConfigError("give either --metrics or --suite, not both")
+    return {k: v for k, v in options.items() if k != "metrics"}
+
+
+def take_suite_header(board: Any, name: str) -> str:
+    """The header of ``compare --suite``: the suite, and its metrics that cannot run here (taken out of
+    ``board.unavailable``, so that they are named once, under the suite)."""
+    from ..suites import get_suite
+
     suite = get_suite(name)
-    built, unavailable = build_suite_metrics(suite)
-    for metric in built:
-        metric.close()
-    known = [m.name for m in built]
-    per_metric = opts.merge({m: dict(suite.options.get(m, {})) for m in known},
-                            {k: v for k, v in options.items() if isinstance(v, dict)})
-    merged = {**{k: v for k, v in options.items() if not isinstance(v, dict)}, **per_metric,
-              "metrics": ",".join(known)}
+    left_out = {m: board.unavailable.pop(m) for m in suite.metrics if m in board.unavailable}
     header = f"suite {suite.label()}: {suite.description}"
-    if unavailable:
-        header += "\n" + "".join(f"- {m}: not available: {why}\n" for m, why in unavailable.items())
-    return merged, header + "\n"
+    if left_out:
+        header += "\n" + "".join(f"- {m}: not available: {why}\n" for m, why in left_out.items())
+    return header + "\n"
 
 
 def with_suite(text: str, fmt: str, name: str, header: str) -> str:

@@ -128,3 +128,31 @@ def test_compare_suite_api() -> None:
     plain = rrg_eval.compare(systems={"a": PREDS, "b": other}, references=REFS, metrics=["bleu2_cxr"],
                              use_cache=False, resamples=50)
     assert plain.suite is None and "suite" not in json.loads(plain.to_json())
+
+
+def test_cli_compare_suite_is_the_api_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compare --suite`` calls ``rrg_eval.compare(suite=...)`` (one path); the suite's metrics that cannot run
+    are named once, in the header, not again among the board's not-run metrics."""
+    import rrg_eval.leaderboard as lb
+
+    calls: list[dict] = []
+    real = lb.compare
+
+    def recording(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(lb, "compare", recording)
+    p, r = _write(tmp_path)
+    q = tmp_path / "q.jsonl"
+    q.write_text("".join(json.dumps({"id": k, "report": v + " Normal."}) + "\n" for k, v in PREDS.items()),
+                 encoding="utf-8")
+    main(["compare", p, str(q), "--refs", r, "--suite", "rexrank", "--no-cache", "--resamples", "50",
+          "--format", "json"])
+    assert [c["suite"] for c in calls] == ["rexrank"] and calls[0].get("metrics") is None
+    data = json.loads(capsys.readouterr().out)
+    api = real(systems={"p": p, "q": str(q)}, references=r, suite="rexrank", use_cache=False, resamples=50)
+    assert "ratescore" in api.unavailable and "ratescore" not in data["unavailable"]
+    assert data["suite"] == api.suite and data["signatures"] == api.signatures
+    assert [s["name"] for s in data["systems"]] == [s.name for s in api.systems]
