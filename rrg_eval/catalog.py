@@ -10,7 +10,7 @@ model: weights are looked up as ``rrg-eval models list`` looks them up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import option_spec as cfg
@@ -31,6 +31,8 @@ class MetricInfo:
     were found (``$RRG_EVAL_MODEL_DIR``, ``hub cache``; ``synthetic, ...`` for ``rrg-eval models synth`` weights)
     or ``missing``. ``configured``: None for metrics without a judge model, else whether one is named.
     ``fix``: the one command that makes it runnable (None when it runs, or no command can).
+    ``keys``: every key it can produce (:meth:`Metric.all_keys`); ``key_options``: those of them produced only
+    under some options, with the options (``{"bertscore_cxr_f1": {"preset": "cxr"}, ...}``).
     """
 
     name: str
@@ -45,12 +47,14 @@ class MetricInfo:
     weights: str = "-"
     configured: bool | None = None
     fix: str | None = None
+    key_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # keys (in ``keys``) needing options
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "keys": list(self.keys),
                 "extra": self.extra, "can_run": self.available, "installed": self.installed,
                 "weights": self.weights, "configured": self.configured, "reason": self.reason, "fix": self.fix,
-                "reference": self.reference, "default_config": self.default_config}
+                "reference": self.reference, "default_config": self.default_config,
+                "key_options": {k: dict(v) for k, v in self.key_options.items()}}
 
 
 def _package_problem(reason: str) -> bool:
@@ -118,10 +122,11 @@ def describe(name: str) -> MetricInfo:
     elif reason is not None:
         fix = _command_in(reason)
         reason = reason if weights_reason is None else f"{reason}; {weights_reason}"
-    return MetricInfo(name=name, description=cls.description, keys=tuple(cls.keys), extra=cls.extra,
+    return MetricInfo(name=name, description=cls.description, keys=cls.all_keys(), extra=cls.extra,
                       available=reason is None, reason=reason, reference=cls.reference,
                       default_config=cfg.to_dict(metric.config), installed=installed, weights=weights,
-                      configured=configured, fix=fix)
+                      configured=configured, fix=fix,
+                      key_options={k: cls.options_for_key(k) for k in cls.all_keys() if k not in cls.keys})
 
 
 def catalog() -> list[MetricInfo]:

@@ -228,6 +228,15 @@ def render_catalog(infos: list, fmt: str = "table") -> str:  # list[MetricInfo]
     for info in infos:
         options = ", ".join(f"{k}={v!r}" for k, v in info.default_config.items()) or "(no options)"
         lines.append(f"  {info.name}: {options}")
+    keyed = [i for i in infos if i.key_options]
+    if keyed:
+        lines += ["", "keys produced only under some options:"]
+        for info in keyed:
+            by_options: dict[str, list[str]] = {}
+            for key, opts in info.key_options.items():
+                flags = " ".join(f"--set {info.name}.{k}={v}" for k, v in opts.items())
+                by_options.setdefault(flags, []).append(key)
+            lines += [f"  {info.name}: {', '.join(keys)} ({flags})" for flags, keys in by_options.items()]
     missing = [i for i in infos if not i.available]
     if missing:
         lines += ["", "cannot run here yet (why, and the command that fixes it):"]

@@ -93,13 +93,11 @@ def default_scorer() -> Scorer:
 
 
 def metric_of_key(key: str) -> str:
-    """The registered metric that produces ``key`` (e.g. ``radgraph_partial`` -> ``radgraph``)."""
-    from .metrics.registry import metric_class, names
+    """The registered metric that produces ``key`` (e.g. ``radgraph_partial`` -> ``radgraph``; a key that only
+    some options produce too: ``bertscore_cxr_f1`` -> ``bertscore``, see :meth:`Metric.all_keys`)."""
+    from .metrics.registry import key_source
 
-    for name in names():
-        if key in metric_class(name).keys:
-            return name
-    raise ConfigError(f"no registered metric produces the key {key!r}")
+    return key_source(key)[0]
 
 
 def completion_text(completion: Any) -> str:
@@ -195,8 +193,10 @@ class AsyncReward(Reward):
         return await asyncio.to_thread(call, prompts, completions, **kwargs)
 
 
-def _resolve(metric: str | Mapping[str, float], key: str | None) -> tuple[dict[str, float], dict[str, str]]:
-    from .metrics.registry import metric_class, names
+def _resolve(metric: str | Mapping[str, float], key: str | None
+             ) -> tuple[dict[str, float], dict[str, str], dict[str, dict[str, Any]]]:
+    """(weights by key, metric by key, the options each metric needs for its keys, e.g. ``preset="cxr"``)."""
+    from .metrics.registry import key_source, metric_class, names, options_note
 
     if isinstance(metric, Mapping):
         if key is not None:
@@ -204,15 +204,42 @@ def _resolve(metric: str | Mapping[str, float], key: str | None) -> tuple[dict[s
         if not metric:
             raise ConfigError("make_reward: the weighted dict is empty")
         weights = {str(k): float(w) for k, w in metric.items()}
-        return weights, {k: metric_of_key(k) for k in weights}
-    if metric not in names():
+        sources = {k: key_source(k) for k in weights}
+    elif metric not in names():
         # a key given as the metric (make_reward("radgraph_partial")) is accepted too
-        return {metric: 1.0}, {metric: metric_of_key(metric)}
-    keys = metric_class(metric).keys
-    chosen = key if key is not None else keys[0]
-    if chosen not in keys:
-        raise ConfigError(f"make_reward: {metric} has no key {chosen!r}; its keys: {', '.join(keys)}")
-    return {chosen: 1.0}, {chosen: metric}
+        weights, sources = {metric: 1.0}, {metric: key_source(metric)}
+    else:
+        cls = metric_class(metric)
+        keys = cls.all_keys()
+        chosen = key if key is not None else keys[0]
+        if chosen not in keys:
+            listed = ", ".join(k + options_note(cls.options_for_key(k)) for k in keys)
+            raise ConfigError(f"make_reward: {metric} has no key {chosen!r}; its keys: {listed}")
+        weights, sources = {chosen: 1.0}, {chosen: (metric, cls.options_for_key(chosen))}
+    needed: dict[str, dict[str, Any]] = {}
+    for k, (name, options) in sources.items():
+        for option, value in options.items():
+            have = needed.setdefault(name, {})
+            if option in have and have[option] != value:
+                others = [o for o, (n, opts) in sources.items() if n == name and opts.get(option) != value]
+                raise ConfigError(f"make_reward: {k} needs {name}.{option}={value!r} but {', '.join(others)} "
+                                  f"needs another {option}; one reward runs each metric with one set of options")
+            have[option] = value
+    # a default key next to a key that needs options: the default key is not produced under them
+    for k, (name, options) in sources.items():
+        if not options and name in needed:
+            raise ConfigError(f"make_reward: {k} is not produced by {name}{options_note(needed[name])}; one "
+                              "reward runs each metric with one set of options")
+    return weights, {k: name for k, (name, _) in sources.items()}, needed
+
+
+def _with_key_options(name: str, user: dict[str, Any], needed: Mapping[str, Any]) -> dict[str, Any]:
+    """The user's options of metric ``name`` plus those its keys need; a conflicting user option is an error."""
+    for option, value in needed.items():
+        if option in user and user[option] != value:
+            raise ConfigError(f"make_reward: {name}.{option}={user[option]!r} conflicts with the key, which needs "
+                              f"{option}={value!r}")
+    return {**user, **needed}
 
 
 def make_reward(metric: str | Mapping[str, float], key: str | None = None, *, reference_column: str = "reference",
@@ -225,7 +252,7 @@ def make_reward(metric: str | Mapping[str, float], key: str | None = None, *, re
     or, for a weighted sum, ``{metric_name: {option: value}}``. ``transform`` maps each reward (e.g. to [-1, 1]).
     ``asynchronous=True`` returns an ``async`` function. Returns ``list[float | None]``.
     """
-    weights, metrics = _resolve(metric, key)
+    weights, metrics, needed = _resolve(metric, key)
     names_used = set(metrics.values())
     if isinstance(metric, Mapping):
         per_metric = {k: dict(v) for k, v in options.items()}
@@ -234,12 +261,18 @@ def make_reward(metric: str | Mapping[str, float], key: str | None = None, *, re
             raise ConfigError(f"make_reward: options for metrics not in the reward: {', '.join(sorted(unknown))}")
     else:
         per_metric = {next(iter(names_used)): dict(options)}
+    for metric_name, opts in needed.items():  # e.g. bertscore_cxr_f1: bertscore with preset="cxr"
+        per_metric[metric_name] = _with_key_options(metric_name, per_metric.get(metric_name, {}), opts)
     label = "+".join(weights) if len(weights) > 1 else next(iter(weights))
     name = f"rrg_eval_{label}" if len(weights) > 1 else f"rrg_eval_{metrics[label]}_{label}"
     cls = AsyncReward if asynchronous else Reward
     reward = cls(weights, metrics, per_metric, reference_column, transform, scorer, name)
     for metric_name, opts in per_metric.items():  # build now: bad options fail here, not mid-training
-        reward.scorer.metric(metric_name, opts)
+        built = reward.scorer.metric(metric_name, opts)
+        missing = [k for k, m in metrics.items() if m == metric_name and k not in built.keys]
+        if missing:  # e.g. key="bertscore_f1" with preset="cxr", whose keys are bertscore_cxr_*
+            raise ConfigError(f"make_reward: {metric_name} with these options does not produce "
+                              f"{', '.join(missing)}; it produces {', '.join(built.keys)}")
     return reward
 
 

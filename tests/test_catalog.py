@@ -116,3 +116,23 @@ def test_judge_without_its_client_is_not_installed(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(builtins, "__import__", no_openai)
     info = describe("chexprompt")
     assert not info.installed and info.fix == "pip install 'rrg-eval[judge]'"
+
+
+def test_keys_produced_under_options_are_listed() -> None:
+    """A metric's ``key_options`` keys (bertscore's preset=cxr keys) are in the catalogue: its JSON ``keys`` and
+    ``key_options``, and one table line naming the flag that produces them."""
+    from dataclasses import replace
+
+    info = describe("bertscore")
+    assert info.keys == ("bertscore_p", "bertscore_r", "bertscore_f1", "bertscore_cxr_p", "bertscore_cxr_r",
+                         "bertscore_cxr_f1")
+    assert info.key_options == dict.fromkeys(("bertscore_cxr_p", "bertscore_cxr_r", "bertscore_cxr_f1"),
+                                             {"preset": "cxr"})
+    data = info.to_dict()
+    assert data["keys"] == list(info.keys) and data["key_options"]["bertscore_cxr_f1"] == {"preset": "cxr"}
+    assert describe("bleu").key_options == {} and describe("bleu").to_dict()["key_options"] == {}
+    keyed = replace(CATALOG[0], key_options={"bleu_x": {"mode": "x"}, "bleu_y": {"mode": "x"}})
+    lines = render_catalog([keyed]).splitlines()
+    at = lines.index("keys produced only under some options:")
+    assert lines[at + 1] == "  bleu: bleu_x, bleu_y (--set bleu.mode=x)"
+    assert "keys produced only under some options:" not in render_catalog(CATALOG)

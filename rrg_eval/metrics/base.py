@@ -70,6 +70,8 @@ class Metric(ABC):
     description: ClassVar[str]
     reference: ClassVar[str] = ""
     keys: ClassVar[tuple[str, ...]]
+    # keys that only some options produce, with those options (e.g. bertscore's preset=cxr keys); see all_keys
+    key_options: ClassVar[dict[str, dict[str, Any]]] = {}
     key_kinds: ClassVar[dict[str, KeyKind]] = {}
     lower_is_better: ClassVar[frozenset[str]] = frozenset()
     extra: ClassVar[str | None] = None
@@ -135,6 +137,21 @@ class Metric(ABC):
         return []
 
     # -- describing ---------------------------------------------------------------------------------------
+    @classmethod
+    def all_keys(cls) -> tuple[str, ...]:
+        """Every key the metric can produce: :attr:`keys` (the default options'), then those of
+        :attr:`key_options` (produced only under their options). What catalogues, rewards and key look-ups read."""
+        return tuple(cls.keys) + tuple(k for k in cls.key_options if k not in cls.keys)
+
+    @classmethod
+    def options_for_key(cls, key: str) -> dict[str, Any]:
+        """The options under which the metric produces ``key`` (``{}`` for a default key); KeyError if none."""
+        if key in cls.key_options:
+            return dict(cls.key_options[key])
+        if key in cls.keys:
+            return {}
+        raise KeyError(key)
+
     @classmethod
     def higher_is_better(cls, key: str) -> bool:
         return key not in cls.lower_is_better

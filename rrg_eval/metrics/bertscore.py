@@ -231,7 +231,10 @@ class BertScore(ModelMetric):
     reference = ("bert-score 0.3.13 bert_score.score(model_type='distilbert-base-uncased', num_layers=5, "
                  "idf=False, lang='en', rescale_with_baseline=True)")
     keys = ("bertscore_p", "bertscore_r", "bertscore_f1")
-    key_kinds = {"bertscore_p": "score", "bertscore_r": "score", "bertscore_f1": "score"}
+    key_options = {key: {"preset": "cxr"} for key in CXR_KEYS}  # the CXR preset's keys (all_keys)
+    # kind_of is a class method: the preset's keys are listed here too (rescaled, so scores, not fractions)
+    key_kinds = {"bertscore_p": "score", "bertscore_r": "score", "bertscore_f1": "score",
+                 **dict.fromkeys(CXR_KEYS, "score")}
     display_name = "BERTScore"
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:

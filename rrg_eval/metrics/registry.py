@@ -89,3 +89,21 @@ def metric_class(name: str) -> type[Metric]:
 def load_metric(name: str, **config: Any) -> Metric:
     """An instance of metric ``name`` with config overrides, usable on its own (``.compute(...)``)."""
     return metric_class(name)(**config)
+
+
+def key_source(key: str) -> tuple[str, dict[str, Any]]:
+    """The registered metric that produces score key ``key`` and the options it needs for that (``{}`` for a
+    default key): ``radgraph_partial`` -> ``("radgraph", {})``, ``bertscore_cxr_f1`` -> ``("bertscore",
+    {"preset": "cxr"})`` (a metric's ``key_options``). An unknown key is a ConfigError."""
+    known: list[str] = []
+    for name in names():
+        cls = metric_class(name)
+        if key in cls.all_keys():
+            return name, cls.options_for_key(key)
+        known += cls.all_keys()
+    raise ConfigError(f"no registered metric produces the key {key!r}" + did_you_mean(key, known))
+
+
+def options_note(options: dict[str, Any]) -> str:
+    """``" (with preset='cxr')"`` for the options a key needs, ``""`` for none: the tail of key messages."""
+    return f" (with {', '.join(f'{k}={v!r}' for k, v in options.items())})" if options else ""
