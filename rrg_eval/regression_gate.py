@@ -118,6 +118,20 @@ def render_gate(report: GateReport, *, only_regressions: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _key_hint(key: str) -> str:
+    """For a key that a registered metric produces only under some options (``bertscore_cxr_f1``): which."""
+    from .errors import ConfigError
+    from .metrics.registry import key_source, options_note
+
+    try:
+        name, options = key_source(key)
+    except ConfigError:
+        return ""
+    if not options:
+        return ""
+    return f"; {key} is produced by {name}{options_note(options)}, which the baseline run did not use"
+
+
 def _select_keys(baseline: Any, candidate: Any, metrics: Iterable[str] | str | None) -> list[str]:
     """Keys named directly or through their metric; every one must be in both runs."""
     if metrics is None:
@@ -130,7 +144,8 @@ def _select_keys(baseline: Any, candidate: Any, metrics: Iterable[str] | str | N
                                                             if i.metric == name]
             if not keys:
                 known = ", ".join(sorted(set(baseline.key_info) | {i.metric for i in baseline.key_info.values()}))
-                raise InputError(f"{name!r} is neither a score key nor a metric of the baseline run (known: {known})")
+                raise InputError(f"{name!r} is neither a score key nor a metric of the baseline run (known: {known})"
+                                 + _key_hint(name))
             wanted += [k for k in keys if k not in wanted]
     for key in wanted:
         if key not in candidate.key_info:

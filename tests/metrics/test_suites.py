@@ -156,3 +156,18 @@ def test_cli_compare_suite_is_the_api_compare(tmp_path: Path, capsys: pytest.Cap
     assert "ratescore" in api.unavailable and "ratescore" not in data["unavailable"]
     assert data["suite"] == api.suite and data["signatures"] == api.signatures
     assert [s["name"] for s in data["systems"]] == [s.name for s in api.systems]
+
+
+def test_every_suite_column_key_is_a_key_of_its_metric() -> None:
+    """A column's key is one its metric can produce (``all_keys``: with the options the suite sets, e.g.
+    bertscore_cxr_f1 under preset=cxr), and the suite sets those options."""
+    for suite in SUITES.values():
+        for column in suite.columns:
+            try:
+                cls = metric_class(column.metric)
+            except ConfigError:
+                continue
+            assert column.key in cls.all_keys(), (suite.name, column.key)
+            options = suite.options.get(column.metric, {})
+            for option, value in cls.options_for_key(column.key).items():
+                assert options.get(option) == value, (suite.name, column.key, option)

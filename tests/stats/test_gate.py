@@ -86,6 +86,10 @@ def test_bad_input():
     base, cand = simulated_pair(1, n=20)
     with pytest.raises(InputError, match="'bleu4' is neither a score key nor a metric"):
         rrg_eval.gate(candidate=cand, baseline=base, metrics=["bleu4"])
+    # a key only some options produce (Metric.key_options) says which options
+    with pytest.raises(InputError, match=r"bertscore_cxr_f1 is produced by bertscore \(with preset='cxr'\), which "
+                                         "the baseline run did not use"):
+        rrg_eval.gate(candidate=cand, baseline=base, metrics=["bertscore_cxr_f1"])
     with pytest.raises(ConfigError, match="--max-drop names key"):
         rrg_eval.gate(candidate=cand, baseline=base, metrics=["rougeL"], max_drop={"rouge1": 0.1})
     _, other = simulated_pair(1, n=21)
