@@ -237,7 +237,10 @@ def test_metrics_command_table_and_json(capsys) -> None:  # type: ignore[no-unty
     assert infos["meteor"]["extra"] == "meteor"
     assert infos["rouge"]["default_config"] == {"use_stemmer": True, "split_summaries": False, "normalize": "none"}
     assert set(infos["cider"]) == {"name", "description", "keys", "extra", "can_run", "installed", "weights",
-                                   "configured", "reason", "fix", "reference", "default_config"}
+                                   "configured", "reason", "fix", "reference", "default_config", "key_options"}
+    assert infos["cider"]["key_options"] == {}
+    assert infos["bertscore"]["keys"][3:] == ["bertscore_cxr_p", "bertscore_cxr_r", "bertscore_cxr_f1"]
+    assert infos["bertscore"]["key_options"]["bertscore_cxr_f1"] == {"preset": "cxr"}
 
 
 def test_version_via_python_m() -> None:
