@@ -225,11 +225,6 @@ def _resolve(metric: str | Mapping[str, float], key: str | None
                 raise ConfigError(f"make_reward: {k} needs {name}.{option}={value!r} but {', '.join(others)} "
                                   f"needs another {option}; one reward runs each metric with one set of options")
             have[option] = value
-    # a default key next to a key that needs options: the default key is not produced under them
-    for k, (name, options) in sources.items():
-        if not options and name in needed:
-            raise ConfigError(f"make_reward: {k} is not produced by {name}{options_note(needed[name])}; one "
-                              "reward runs each metric with one set of options")
     return weights, {k: name for k, (name, _) in sources.items()}, needed
 
 
@@ -270,9 +265,11 @@ def make_reward(metric: str | Mapping[str, float], key: str | None = None, *, re
     for metric_name, opts in per_metric.items():  # build now: bad options fail here, not mid-training
         built = reward.scorer.metric(metric_name, opts)
         missing = [k for k, m in metrics.items() if m == metric_name and k not in built.keys]
-        if missing:  # e.g. key="bertscore_f1" with preset="cxr", whose keys are bertscore_cxr_*
-            raise ConfigError(f"make_reward: {metric_name} with these options does not produce "
-                              f"{', '.join(missing)}; it produces {', '.join(built.keys)}")
+        if missing:  # e.g. key="bertscore_f1" with preset="cxr" (given, or needed by a bertscore_cxr_* key)
+            given = ", ".join(f"{k}={v!r}" for k, v in opts.items())
+            raise ConfigError(f"make_reward: {metric_name} with {given or 'its default options'} does not produce "
+                              f"{', '.join(missing)}; it produces {', '.join(built.keys)} (one reward runs each "
+                              "metric with one set of options)")
     return reward
 
 
