@@ -1,4 +1,4 @@
-"""Benchmark reduced precision (``precision=bf16|int8``) against fp32 for f1chexbert, radgraph and bertscore.
+"""Benchmark reduced precision (``precision=bf16|int8``) against fp32 for f1chexbert, radgraph, bertscore, ratescore.
 
 Scores the IU X-ray validation pairs (each report against another study's report, the pairing of
 ``bench_f1chexbert.py``: prediction ``i`` is report ``(7 i + 3) mod n``) with base-size synthetic weights written by
@@ -10,13 +10,16 @@ speed-up is fp32's median time over the mode's median time. Agreement with fp32 
 * f1chexbert: label-flip rate (share of the 14 binary labels of every scored text that differ from fp32);
 * radgraph: entity and relation agreement (Jaccard of the (text side, span, label) entity tuples and of the
   (text side, span, label, span) relation tuples over the corpus), and the share of reports with identical graphs;
+* ratescore: entity agreement (Jaccard of the (sentence, position, text, type) entities RaTE-NER found in every
+  distinct sentence) and the share of sentences with identical entities; its sentences are split at ". " (a
+  stand-in for medspaCy, which the project venv does not have; the split does not depend on the precision);
 * every metric: max |difference| of every corpus key.
 
 Target (issue 17): speed-up >= 2, flips <= 0.5 %, |delta| <= 0.005 on every key. Random weights make the flip and
 agreement figures unrepresentative of trained weights (random heads sit near decision boundaries more often).
 
     RRG_EVAL_MODEL_DIR=/tmp/prec/synth python benchmarks/bench_precision.py [--n 382] [--reps 3] [--threads 2]
-        [--metrics f1chexbert,radgraph,bertscore] [--json out.json]
+        [--metrics f1chexbert,radgraph,bertscore,ratescore] [--json out.json]
 
 Prints a Markdown table (paste into benchmarks/RESULTS.md) and the load average before and after.
 """
@@ -34,7 +37,48 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PRECISIONS = ("fp32", "bf16", "int8")
-OPTIONS: dict[str, dict[str, Any]] = {"f1chexbert": {}, "radgraph": {"model_type": "radgraph-xl"}, "bertscore": {}}
+OPTIONS: dict[str, dict[str, Any]] = {"f1chexbert": {}, "radgraph": {"model_type": "radgraph-xl"}, "bertscore": {},
+                                      "ratescore": {}}
+
+
+class DotSplitter:
+    """ratescore's sentences split at ". " and filtered as the package filters them (stand-in for medspaCy)."""
+
+    name = "bench-dot"
+
+    def __call__(self, text: str) -> list[str]:
+        import re
+
+        from rrg_eval.backends.ratescore_model import keep_sentence
+
+        return [s for s in (keep_sentence(x) for x in re.split(r"(?<=\.)\s+", text)) if s]
+
+
+def load(name: str, precision: str) -> Any:
+    """The metric on the CPU at ``precision`` (ratescore with :class:`DotSplitter`)."""
+    from rrg_eval.metrics.registry import load_metric
+
+    if name == "ratescore":
+        from rrg_eval.metrics.ratescore import RaTEScore
+
+        return RaTEScore(splitter=DotSplitter(), device="cpu", precision=precision, **OPTIONS[name])
+    return load_metric(name, device="cpu", precision=precision, **OPTIONS[name])
+
+
+def record_ner(metric: Any) -> dict[str, Any]:
+    """ratescore: a dict that collects RaTE-NER's entities of every sentence the metric runs through it."""
+    seen: dict[str, Any] = {}
+    ner = metric.backend().ner
+    run = ner.entities
+
+    def entities(sentences: Any) -> Any:
+        out = run(sentences)
+        for s, e in zip(sentences, out):
+            seen.setdefault(s, e)
+        return out
+
+    ner.entities = entities
+    return seen
 
 
 def iu_pairs(n: int) -> tuple[list[str], list[str]]:
@@ -63,11 +107,20 @@ def _jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
-def agreement(name: str, base: Any, other: Any) -> dict[str, float]:
+def agreement(name: str, base: Any, other: Any, ner: dict[str, dict[str, Any]] | None = None,
+              precision: str = "") -> dict[str, float]:
     """Agreement of one precision's statistics with fp32's (see the module docstring)."""
     import numpy as np
 
     out: dict[str, float] = {}
+    if name == "ratescore" and ner:
+        a, b = ner["fp32"], ner[precision]
+        ea = {(s, j, *e) for s, ents in a.items() for j, e in enumerate(ents)}
+        eb = {(s, j, *e) for s, ents in b.items() for j, e in enumerate(ents)}
+        out["entity_agreement"] = _jaccard(ea, eb)
+        out["identical_sentences"] = sum(a[s] == b.get(s) for s in a) / len(a) if a else 1.0
+        d = np.abs(np.asarray(other.per_report["ratescore"]) - np.asarray(base.per_report["ratescore"]))
+        out["max_report_delta"] = float(d.max()) if len(d) else 0.0
     if name == "f1chexbert":
         a = np.concatenate([base.stats["prediction_labels"], base.stats["reference_labels"]])
         b = np.concatenate([other.stats["prediction_labels"], other.stats["reference_labels"]])
@@ -94,13 +147,17 @@ def agreement(name: str, base: Any, other: Any) -> dict[str, float]:
 
 
 def bench(name: str, preds: list[str], refs: list[str], reps: int) -> list[dict[str, Any]]:
-    from rrg_eval.metrics.registry import load_metric
-
-    metrics = {p: load_metric(name, device="cpu", precision=p, **OPTIONS[name]) for p in PRECISIONS}
+    metrics = {p: load(name, p) for p in PRECISIONS}
     loads = {}
+    ner: dict[str, dict[str, Any]] = {}
     for p, m in metrics.items():
         t0 = time.perf_counter()
         m.backend()
+        m.signature()  # the weights' digest (remembered per metric): hashed here, not in the first timed run
+        if name == "ratescore":
+            m.backend().ner, m.backend().encoder  # noqa: B018 (both load lazily: time their loading here)
+            m.cache_namespace(None), m.model_digest("encoder")  # noqa: B018 (its per-model digests)
+            ner[p] = record_ner(m)
         loads[p] = time.perf_counter() - t0
     times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
     first: dict[str, Any] = {}
@@ -116,7 +173,7 @@ def bench(name: str, preds: list[str], refs: list[str], reps: int) -> list[dict[
     for p in PRECISIONS:
         t = statistics.median(times[p])
         row = {"metric": name, "precision": p, "median_s": t, "times_s": times[p], "load_s": loads[p],
-               "speedup": base_t / t, **agreement(name, first["fp32"], first[p])}
+               "speedup": base_t / t, **agreement(name, first["fp32"], first[p], ner, p)}
         rows.append(row)
     for m in metrics.values():
         m.close()
@@ -135,8 +192,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         flips = f"{100 * r['label_flip_rate']:.2f} %" if "label_flip_rate" in r else "-"
         agree = (f"{100 * r['entity_agreement']:.1f} % / {100 * r['relation_agreement']:.1f} %"
+                 if "relation_agreement" in r else f"{100 * r['entity_agreement']:.1f} % / -"
                  if "entity_agreement" in r else "-")
-        same = f"{100 * r['identical_graphs']:.1f} %" if "identical_graphs" in r else "-"
+        same = (f"{100 * r['identical_graphs']:.1f} %" if "identical_graphs" in r else
+                f"{100 * r['identical_sentences']:.1f} % (sentences)" if "identical_sentences" in r else "-")
         target = "-" if r["precision"] == "fp32" else verdict(r)
         lines.append(f"| {r['metric']} | {r['precision']} | {r['median_s']:.1f} | {r['speedup']:.2f}x | {flips} | "
                      f"{agree} | {same} | {r['max_abs_delta']:.4f} ({r['worst_key']}) | {target} |")
@@ -148,7 +207,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=382, help="pairs scored (the first N of the 382)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--metrics", default="f1chexbert,radgraph,bertscore")
+    parser.add_argument("--metrics", default="f1chexbert,radgraph,bertscore,ratescore")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if not os.environ.get("RRG_EVAL_MODEL_DIR"):

@@ -171,13 +171,23 @@ def _length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 class RaTENER:
     """The RaTE-NER token classifier (a Hugging Face folder): ``entities(sentences)`` -> entities per sentence."""
 
-    def __init__(self, folder: Path, *, device: str = "cpu", batch_size: int = 16) -> None:
+    def __init__(self, folder: Path, *, device: str = "cpu", batch_size: int = 16, precision: str = "fp32") -> None:
+        """Load the classifier; ``precision`` (``rrg_eval.backends.precision``) applies to the DeBERTa encoder
+        only: the token-classification head stays float32 and takes the encoder's output cast to float32."""
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+        from .precision import check, prepare
+
         self.device = _device(device)
+        check(precision, self.device, metric="ratescore")
+        self.precision = precision
         self.batch_size = max(1, int(batch_size))
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.model = AutoModelForTokenClassification.from_pretrained(str(folder)).eval().to(self.device)
+        if precision != "fp32":
+            prefix = self.model.base_model_prefix
+            setattr(self.model, prefix, prepare(getattr(self.model, prefix), precision, self.device,
+                                                metric="ratescore"))
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.truncated = 0
 
@@ -196,7 +206,7 @@ class RaTENER:
             batch = self.tokenizer([sentences[i] for i in chunk], max_length=MAX_NER_TOKENS, padding=True,
                                    truncation=True, return_tensors="pt").to(self.device)
             with torch.inference_mode():
-                pred = torch.argmax(self.model(**batch).logits, dim=2).cpu().numpy()
+                pred = torch.argmax(self._logits(batch), dim=2).cpu().numpy()
             rows = batch["input_ids"].cpu().numpy()
             for row, i in enumerate(chunk):
                 own = len(ids[i])  # the package predicts each sentence alone: labels of its own positions
@@ -207,21 +217,35 @@ class RaTENER:
                           for a, b, kind in entity_spans(tokens, labels)]
         return out
 
+    def _logits(self, batch: Any) -> Any:
+        """Token logits: the model as loaded for fp32 (unchanged); else the reduced-precision encoder, its output
+        cast to float32, then the float32 head (dropout is the identity in eval mode)."""
+        if self.precision == "fp32":
+            return self.model(**batch).logits
+        hidden = getattr(self.model, self.model.base_model_prefix)(**batch)[0].float()
+        return self.model.classifier(self.model.dropout(hidden))
+
 
 class EntityEncoder:
     """BioLORD (a Hugging Face folder) as the package uses it: ``[CLS]`` of the last hidden state."""
 
-    def __init__(self, folder: Path, *, device: str = "cpu", batch_size: int = 128) -> None:
+    def __init__(self, folder: Path, *, device: str = "cpu", batch_size: int = 128, precision: str = "fp32") -> None:
+        """Load the encoder; ``precision`` (``rrg_eval.backends.precision``) converts it, outputs cast to float32."""
         from transformers import AutoModel, AutoTokenizer
 
+        from .precision import check, prepare
+
         self.device = _device(device)
+        check(precision, self.device, metric="ratescore")
         self.batch_size = max(1, int(batch_size))
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        self.model = AutoModel.from_pretrained(str(folder)).eval().to(self.device)
+        model = AutoModel.from_pretrained(str(folder)).eval().to(self.device)
+        self.hidden_size = int(model.config.hidden_size)
+        self.model = prepare(model, precision, self.device, metric="ratescore")
 
     @property
     def dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        return self.hidden_size
 
     def side_matches(self, queries: Sequence[str], candidates: Sequence[str]) -> tuple[list[int], list[float],
                                                                                   list[int], list[float]]:
@@ -240,7 +264,7 @@ class EntityEncoder:
             batch = self.tokenizer(list(texts), truncation=True, padding=True, return_tensors="pt",
                                    max_length=MAX_ENTITY_TOKENS).to(self.device)
             with torch.no_grad():
-                return F.normalize(self.model(**batch).last_hidden_state[:, 0, :].to("cpu"), p=2, dim=1)
+                return F.normalize(self.model(**batch).last_hidden_state[:, 0, :].to("cpu").float(), p=2, dim=1)
 
         def best(a: Any, b: Any) -> tuple[list[int], list[float]]:
             idx, val = [], []

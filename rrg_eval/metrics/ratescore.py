@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..backends.precision import HELP as PRECISION_HELP
+from ..backends.precision import PRECISIONS, Precision, cache_suffix
 from ..cache import text_key
 from ..errors import MetricUnavailable
 from ..fingerprint import files_digest
@@ -88,6 +90,8 @@ class RaTEScoreConfig:
     batch_size: int = option(16, in_signature=False, help="sentences per NER call", check=positive)
     entity_batch_size: int = option(128, in_signature=False, help="entity strings per encoder call",
                                     check=positive)
+    precision: Precision = option("fp32", in_signature=False, help=PRECISION_HELP + "; both RaTE-NER and BioLORD",
+                                  choices=PRECISIONS)
 
 
 class _Models:
@@ -104,7 +108,8 @@ class _Models:
             from ..backends.ratescore_model import RaTENER
 
             m = self._metric
-            self._ner = RaTENER(m.folder("ner"), device=m.device(), batch_size=m.batch_size)
+            self._ner = RaTENER(m.folder("ner"), device=m.device(), batch_size=m.batch_size,
+                                precision=m.precision)
         return self._ner
 
     @property
@@ -114,7 +119,7 @@ class _Models:
 
             m = self._metric
             self._encoder = EntityEncoder(m.folder("encoder"), device=m.device(),
-                                          batch_size=m.config.entity_batch_size)
+                                          batch_size=m.config.entity_batch_size, precision=m.precision)
         return self._encoder
 
 
@@ -168,15 +173,20 @@ class RaTEScore(ModelMetric):
         return self._digests[which]
 
     def cache_namespace(self, cache_dir: Path | None = None) -> str:
-        """The NER entries' namespace: the NER model's digest and the sentence splitter (not the encoder)."""
+        """The NER entries' namespace: the NER model's digest and the sentence splitter (not the encoder).
+
+        A reduced-precision run gets ``-<precision>`` on this and every other namespace of the metric (entity
+        ids, vectors, matches), so its entries never mix with fp32's (whose names are unchanged).
+        """
         from ..backends.ratescore_model import splitter_versions
 
         splitter = self._splitter_id or "medspacy-" + "-".join(f"{k}{v}" for k, v in splitter_versions().items())
         self.resolved_weight_files()  # the scaffold's synthetic-weights warning reads them
-        return "ratescore-ner-" + text_key(self.model_digest("ner", cache_dir), splitter)[:20]
+        return ("ratescore-ner-" + text_key(self.model_digest("ner", cache_dir), splitter)[:20]
+                + cache_suffix(self.precision))
 
     def _encoder_namespace(self, kind: str, cache_dir: Path | None) -> str:
-        return f"ratescore-{kind}-" + self.model_digest("encoder", cache_dir)[:20]
+        return f"ratescore-{kind}-" + self.model_digest("encoder", cache_dir)[:20] + cache_suffix(self.precision)
 
     def load_backend(self) -> _Models:
         return _Models(self)
@@ -257,7 +267,8 @@ class RaTEScore(ModelMetric):
             return [encoder.side_matches([e for e, _ in ents[r]], [e for e, _ in ents[p]]) for p, r in pairs]
 
         namespace = "ratescore-pair-" + text_key(self.cache_namespace(context.cache_dir),
-                                                 self.model_digest("encoder", context.cache_dir))[:20]
+                                                 self.model_digest("encoder", context.cache_dir))[:20] + cache_suffix(
+            self.precision)
         found = self.annotate_cached(wanted, context, namespace=namespace, compute=compute,
                                      codec=Codec(lambda v: json.dumps(v).encode("utf-8"), _decode_matches))
         return {tuple(json.loads(pair)): value for pair, value in found.items()}  # type: ignore[misc]
